@@ -1,0 +1,34 @@
+"""Game definitions built on :class:`minimax.Game`: toy games with closed forms and matrix games.
+
+Each factory returns one instance; batch instances with ``jax.vmap``.
+"""
+
+from games.matrix import matching_pennies, matrix_game, rock_paper_scissors
+from games.toy import bilinear, dirac_gan, quadratic
+
+__all__ = [
+    "bilinear",
+    "dirac_gan",
+    "matching_pennies",
+    "matrix_game",
+    "quadratic",
+    "rock_paper_scissors",
+]
+
+
+def _builtin():
+    import jax.numpy as jnp
+
+    return {
+        "bilinear": lambda: bilinear(jnp.array([[1.0]])),
+        "quadratic": lambda: quadratic(jnp.array([[1.0]]), P=jnp.array([[0.2]]), Q=jnp.array([[0.2]])),
+        "dirac_gan": lambda: dirac_gan(),
+        "dirac_gan_r1": lambda: dirac_gan(gamma=0.3),
+        "rock_paper_scissors": rock_paper_scissors,
+        "matching_pennies": matching_pennies,
+    }
+
+
+#: Built-in games by name (each a zero-argument factory), as the command line knows them.
+BUILTIN = _builtin()
+__all__.append("BUILTIN")

@@ -1,0 +1,85 @@
+"""minimax: two-player zero-sum games and the optimisers that search for their equilibria, in JAX.
+
+``min_x max_y f(x, y)`` over arbitrary parameter pytrees. x minimises, y maximises. Games are data plus pure
+functions (:class:`Game`); solvers are ``(init, step)`` pairs built on optax (:mod:`minimax.solvers`); :func:`run`
+is the one driver, a compiled ``lax.scan``; diagnostics are pure functions (:mod:`minimax.diagnostics`).
+Plots (:mod:`minimax.plot`) and the command line sit on top and are not imported here.
+"""
+
+from minimax.constraints import Ball, Box, Constraint, Simplex
+from minimax.diagnostics import (
+    VERDICTS,
+    classify,
+    default_metric,
+    distance_to_equilibrium,
+    duality_gap,
+    empirical_rate,
+    jacobian,
+    jacobian_eigenvalues,
+    spectral_radius,
+    update_eigenvalues,
+    update_jacobian,
+    vector_field,
+)
+from minimax.game import Game
+from minimax.driver import DivergenceError, DivergenceWarning, Result, run
+from minimax.solvers import (
+    LookaheadState,
+    OptimisticState,
+    PairState,
+    Solver,
+    alternating_gda,
+    consensus,
+    extragradient,
+    lookahead,
+    mirror_prox,
+    multiplicative_weights,
+    optimistic_gda,
+    optimistic_multiplicative_weights,
+    past_extragradient,
+    proximal_point,
+    sga,
+    simultaneous_gda,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Ball",
+    "Box",
+    "Constraint",
+    "DivergenceError",
+    "DivergenceWarning",
+    "Game",
+    "LookaheadState",
+    "OptimisticState",
+    "PairState",
+    "Result",
+    "Simplex",
+    "Solver",
+    "VERDICTS",
+    "alternating_gda",
+    "classify",
+    "consensus",
+    "default_metric",
+    "distance_to_equilibrium",
+    "duality_gap",
+    "empirical_rate",
+    "extragradient",
+    "jacobian",
+    "jacobian_eigenvalues",
+    "lookahead",
+    "mirror_prox",
+    "multiplicative_weights",
+    "optimistic_gda",
+    "optimistic_multiplicative_weights",
+    "past_extragradient",
+    "proximal_point",
+    "run",
+    "sga",
+    "simultaneous_gda",
+    "spectral_radius",
+    "update_eigenvalues",
+    "update_jacobian",
+    "vector_field",
+]

@@ -1,0 +1,82 @@
+"""Small pytree helpers shared by the library (norms, finiteness, linear combinations, key handling)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+def norm(tree: Any) -> jax.Array:
+    """Euclidean norm of all leaves of ``tree`` together."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return jnp.zeros(())
+    # Scaled by the largest entry so that huge (but finite) iterates do not overflow the sum of squares.
+    top = jax.lax.stop_gradient(jnp.max(jnp.stack([jnp.max(jnp.abs(leaf), initial=0.0) for leaf in leaves])))
+    safe = jnp.where((top > 0) & jnp.isfinite(top), top, 1.0)
+    return safe * jnp.sqrt(sum(jnp.sum(jnp.abs(leaf / safe) ** 2) for leaf in leaves))
+
+
+def sub(a: Any, b: Any) -> Any:
+    return jax.tree.map(lambda u, v: u - v, a, b)
+
+
+def axpy(alpha: Any, x: Any, y: Any) -> Any:
+    """``alpha * x + y`` leafwise."""
+    return jax.tree.map(lambda u, v: alpha * u + v, x, y)
+
+
+def scale(alpha: Any, x: Any) -> Any:
+    return jax.tree.map(lambda u: alpha * u, x)
+
+
+def where(cond: jax.Array, a: Any, b: Any) -> Any:
+    """Selects the whole tree ``a`` where the scalar ``cond`` holds, else ``b``."""
+    return jax.tree.map(lambda u, v: jnp.where(cond, u, v), a, b)
+
+
+def is_float(leaf: Any) -> bool:
+    return jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
+
+
+def all_finite(tree: Any) -> jax.Array:
+    """True when every floating-point entry of ``tree`` is finite (integer and key leaves are ignored)."""
+    checks = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree) if _is_numeric_float(leaf)]
+    if not checks:
+        return jnp.asarray(True)
+    return jnp.all(jnp.stack(checks))
+
+
+def _is_numeric_float(leaf: Any) -> bool:
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None:
+        return isinstance(leaf, float)
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        return False
+    return jnp.issubdtype(dtype, jnp.inexact)
+
+
+def is_key(key: Any) -> bool:
+    """Accepts new-style typed keys (``jax.random.key``) and legacy ``uint32[2]`` keys (``jax.random.PRNGKey``)."""
+    dtype = getattr(key, "dtype", None)
+    shape = getattr(key, "shape", None)
+    if dtype is None:
+        return False
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        return shape == ()
+    return dtype == jnp.uint32 and shape == (2,)
+
+
+def float_leaves_split(tree: Any):
+    """Splits ``tree`` into its floating-point leaves and a function that puts new ones back."""
+    leaves, treedef = jax.tree.flatten(tree)
+    mask = [_is_numeric_float(leaf) for leaf in leaves]
+    floats = [leaf for leaf, m in zip(leaves, mask) if m]
+
+    def rebuild(new_floats):
+        it = iter(new_floats)
+        return jax.tree.unflatten(treedef, [next(it) if m else leaf for leaf, m in zip(leaves, mask)])
+
+    return floats, rebuild

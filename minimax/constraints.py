@@ -1,0 +1,128 @@
+"""Feasible sets for a player: the simplex, a box and a Euclidean ball.
+
+A set knows how to project onto itself (Euclidean geometry) and, for the simplex, how to take a mirror step in the
+entropic geometry (multiplicative weights). Solvers call :func:`retract` after every extrapolation and every update,
+so iterates never leave the set. A set applies to a player's whole parameter pytree: a simplex player's leaves
+together sum to ``scale``; a ball bounds the norm of all leaves together; a box bounds each entry.
+
+Nothing here knows about games or solvers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from minimax import _tree
+
+__all__ = ["Constraint", "Simplex", "Box", "Ball", "retract", "GEOMETRIES"]
+
+GEOMETRIES = ("euclidean", "entropic")
+
+
+class Constraint:
+    """Base class of a player's feasible set. Subclasses define :meth:`project` and :meth:`contains`."""
+
+    supports_entropic = False
+
+    def project(self, params: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def contains(self, params: Any, atol: float = 1e-6) -> jax.Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def mirror_step(self, params: Any, updates: Any) -> Any:
+        raise ValueError(f"{type(self).__name__} has no entropic (mirror) geometry; only Simplex has one")
+
+
+def _leaves(tree):
+    return jax.tree.leaves(tree)
+
+
+@dataclasses.dataclass(frozen=True)
+class Simplex(Constraint):
+    """The probability simplex ``{p >= 0, sum(p) = scale}`` over all entries of the player's parameters.
+
+    Euclidean projection is the sort-based algorithm (Duchi et al. 2008) from ``optax.projections``. The entropic
+    mirror step multiplies by ``exp(updates)`` and renormalises; with ``optax.sgd(eta)`` the updates are
+    ``-eta * grad`` and this is exactly multiplicative weights (Hedge).
+    """
+
+    scale: float = 1.0
+    supports_entropic = True
+
+    def project(self, params):
+        return optax.projections.projection_simplex(params, self.scale)
+
+    def contains(self, params, atol=1e-6):
+        leaves = _leaves(params)
+        total = sum(jnp.sum(leaf) for leaf in leaves)
+        nonneg = jnp.all(jnp.stack([jnp.all(leaf >= -atol) for leaf in leaves]))
+        return nonneg & (jnp.abs(total - self.scale) <= atol * max(1.0, self.scale) * 10)
+
+    def mirror_step(self, params, updates):
+        # log p + u, normalised over all leaves together; computed in log space so large steps do not overflow.
+        logits = jax.tree.map(lambda p, u: jnp.log(p) + u.astype(p.dtype), params, updates)
+        leaves = _leaves(logits)
+        top = jax.lax.stop_gradient(jnp.max(jnp.stack([jnp.max(leaf) for leaf in leaves])))
+        total = sum(jnp.sum(jnp.exp(leaf - top)) for leaf in leaves)
+        return jax.tree.map(lambda z: self.scale * jnp.exp(z - top) / total, logits)
+
+
+@dataclasses.dataclass(frozen=True)
+class Box(Constraint):
+    """The box ``lower <= p <= upper``, entrywise (scalars or pytrees matching the player)."""
+
+    lower: Any = -1.0
+    upper: Any = 1.0
+
+    def project(self, params):
+        return optax.projections.projection_box(params, self.lower, self.upper)
+
+    def contains(self, params, atol=1e-6):
+        inside = jax.tree.map(
+            lambda p: jnp.all((p >= jnp.asarray(self.lower) - atol) & (p <= jnp.asarray(self.upper) + atol)),
+            params,
+        )
+        return jnp.all(jnp.stack(_leaves(inside)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Ball(Constraint):
+    """The Euclidean ball ``||p - center|| <= radius``, the norm taken over all leaves together."""
+
+    radius: float = 1.0
+    center: Any = None
+
+    def _shift(self, params, sign):
+        if self.center is None:
+            return params
+        return jax.tree.map(lambda p, c: p + sign * jnp.asarray(c, p.dtype), params, self._centre_like(params))
+
+    def _centre_like(self, params):
+        if jax.tree.structure(self.center) == jax.tree.structure(params):
+            return self.center
+        return jax.tree.map(lambda p: jnp.broadcast_to(jnp.asarray(self.center, p.dtype), p.shape), params)
+
+    def project(self, params):
+        shifted = self._shift(params, -1.0)
+        return self._shift(optax.projections.projection_l2_ball(shifted, self.radius), 1.0)
+
+    def contains(self, params, atol=1e-6):
+        return _tree.norm(self._shift(params, -1.0)) <= self.radius + atol
+
+
+def retract(constraint: Constraint | None, geometry: str, params: Any, updates: Any) -> Any:
+    """Moves ``params`` by optax-style ``updates`` and returns a feasible point.
+
+    Euclidean geometry: ``project(params + updates)`` (no projection for an unconstrained player).
+    Entropic geometry: the mirror step of the simplex, ``params * exp(updates)`` renormalised.
+    """
+    if geometry == "entropic":
+        return constraint.mirror_step(params, updates)
+    moved = optax.apply_updates(params, updates)
+    return moved if constraint is None else constraint.project(moved)

@@ -1,0 +1,277 @@
+r"""Diagnostics: pure functions of a game and a point, or of a trace.
+
+* Point metrics: :func:`vector_field`, :func:`distance_to_equilibrium`, :func:`duality_gap` (jittable).
+* Linearisation: :func:`jacobian` of the vector field and its eigenvalues; :func:`update_jacobian` of a solver's
+  whole update map (memory such as OGDA's previous update included) and its :func:`spectral_radius`. A solver is
+  locally convergent at a fixed point iff that radius is below 1. Matrices are built with ``jax.jacfwd``;
+  eigenvalues are computed with NumPy on the host, so these return NumPy arrays and floats.
+* Trace analysis: :func:`empirical_rate` and :func:`classify` (converged / cycling / diverged). NumPy, host-side.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from minimax import _tree
+
+__all__ = [
+    "vector_field",
+    "distance_to_equilibrium",
+    "duality_gap",
+    "jacobian",
+    "jacobian_eigenvalues",
+    "update_jacobian",
+    "update_eigenvalues",
+    "spectral_radius",
+    "default_metric",
+    "empirical_rate",
+    "classify",
+    "VERDICTS",
+]
+
+VERDICTS = ("converged", "cycling", "diverged")
+
+
+def _default_key(key):
+    return jax.random.key(0) if key is None else key
+
+
+# -- point metrics -------------------------------------------------------------------------------------------------
+def vector_field(game):
+    """Returns ``F(x, y, key=None) -> (F_x, F_y)``, the simultaneous gradient ``(grad_x f, -grad_y f)``."""
+
+    def field(x, y, key=None):
+        return game.vector_field(x, y, key)
+
+    return field
+
+
+def distance_to_equilibrium(game, x, y) -> jax.Array:
+    """Distance from (x, y) to the game's equilibrium (or equilibrium set, when the game defines one)."""
+    if game.distance is not None:
+        return jnp.asarray(game.distance(x, y))
+    if game.equilibrium is None:
+        raise ValueError(f"game: {game.name!r} does not know its equilibrium (pass equilibrium= to Game)")
+    xs, ys = game.equilibrium
+    diff = jax.tree.map(lambda a, b: a - jnp.asarray(b, jnp.result_type(a)), (x, y), (xs, ys))
+    return _tree.norm(diff)
+
+
+def duality_gap(game, x, y, *, key=None) -> jax.Array:
+    r"""``max_y' f(x, y') - min_x' f(x', y)``, from the game's best responses; zero exactly at a saddle point.
+
+    Exact for matrix games (``max_j (A^T x)_j - min_i (A y)_i``) and for any game that supplies
+    ``best_response_x`` and ``best_response_y``.
+    """
+    if not game.has_best_responses:
+        raise ValueError(
+            f"game: {game.name!r} has no best responses, so its duality gap is unknown "
+            "(zero-sum games can pass best_response_x= and best_response_y= to Game)"
+        )
+    key = _default_key(key)
+    k1, k2 = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+    upper = game.value(x, game.best_response_y(x, key=k1), key=key)
+    lower = game.value(game.best_response_x(y, key=k2), y, key=key)
+    return upper - lower
+
+
+# -- linearisation -------------------------------------------------------------------------------------------------
+def jacobian(game, x, y, *, key=None) -> jax.Array:
+    """The game Jacobian ``dF/dz`` at (x, y) as a dense matrix over the flattened ``z = (x, y)``."""
+    flat, unravel = ravel_pytree((x, y))
+
+    def field(v):
+        x_, y_ = unravel(v)
+        return ravel_pytree(game.vector_field(x_, y_, key))[0]
+
+    return jax.jacfwd(field)(flat)
+
+
+def jacobian_eigenvalues(game, x, y, *, key=None) -> np.ndarray:
+    """Eigenvalues of the game Jacobian at (x, y), sorted by real part, then imaginary part."""
+    return _sorted(np.linalg.eigvals(np.asarray(jacobian(game, x, y, key=key), dtype=np.complex128)))
+
+
+def _sorted(eig: np.ndarray) -> np.ndarray:
+    """Sorted by real part (rounded, so round-off does not reorder ties), then imaginary part."""
+    return eig[np.lexsort((eig.imag, np.round(eig.real, 9)))]
+
+
+def _memory_split(state):
+    """Floating-point state leaves that evolve (memory), excluding injected hyperparameters (constants)."""
+    leaves_with_path, treedef = jax.tree_util.tree_flatten_with_path(state)
+
+    def is_memory(path, leaf):
+        names = {getattr(k, "name", getattr(k, "key", None)) for k in path}
+        return _tree._is_numeric_float(leaf) and not ({"hyperparams", "hyperparams_states"} & names)
+
+    mask = [is_memory(p, leaf) for p, leaf in leaves_with_path]
+    leaves = [leaf for _, leaf in leaves_with_path]
+    memory = [leaf for leaf, m in zip(leaves, mask) if m]
+
+    def rebuild(new):
+        it = iter(new)
+        return jax.tree.unflatten(treedef, [next(it) if m else leaf for leaf, m in zip(leaves, mask)])
+
+    return memory, rebuild
+
+
+def update_jacobian(game, solver, x, y, *, state=None, key=None) -> jax.Array:
+    """Jacobian of one period of ``solver``'s update map at (x, y), memory included.
+
+    The map is ``(z, m) -> (z', m')`` where m are the floating-point leaves of the solver state that evolve
+    (OGDA's previous update, momentum, lookahead's slow weights; not injected hyperparameters). Unless ``state``
+    is given, the solver is first stepped once from (x, y) so that first-step special cases (OGDA's plain first
+    step) are behind it; at a fixed point this leaves (x, y) unchanged. The period is ``solver.period`` steps.
+    """
+    key = _default_key(key)
+    if state is None:
+        state = solver.init(x, y)
+        _, _, state = solver.step(game, x, y, state, key)
+    memory, rebuild = _memory_split(state)
+    flat, unravel = ravel_pytree((x, y, memory))
+
+    def period_map(v):
+        x_, y_, mem = unravel(v)
+
+        def body(carry, i):
+            a, b, s = carry
+            return solver.step(game, a, b, s, jax.random.fold_in(key, i)), None
+
+        (x_, y_, s), _ = jax.lax.scan(body, (x_, y_, rebuild(mem)), jnp.arange(solver.period))
+        return ravel_pytree((x_, y_, _memory_split(s)[0]))[0]
+
+    return jax.jacfwd(period_map)(flat)
+
+
+def update_eigenvalues(game, solver, x, y, *, state=None, key=None) -> np.ndarray:
+    """Eigenvalues of :func:`update_jacobian` (over one period), sorted."""
+    mat = np.asarray(update_jacobian(game, solver, x, y, state=state, key=key), dtype=np.complex128)
+    return _sorted(np.linalg.eigvals(mat))
+
+
+def spectral_radius(game, solver, x, y, *, state=None, key=None) -> float:
+    """Per-step spectral radius of ``solver``'s linearised update at (x, y), memory included.
+
+    Below 1 at a fixed point means local linear convergence with that rate per step; above 1, local divergence.
+    For a solver with ``period`` p the radius of the p-step map is returned as its p-th root.
+    """
+    eig = update_eigenvalues(game, solver, x, y, state=state, key=key)
+    return float(np.max(np.abs(eig)) ** (1.0 / solver.period))
+
+
+# -- trace analysis -------------------------------------------------------------------------------------------------
+def default_metric(trace: dict) -> str:
+    """The metric a verdict is based on: distance if known, else duality gap, else the vector-field norm."""
+    for name in ("dist", "gap", "grad_norm"):
+        if name in trace:
+            return name
+    raise ValueError("trace: it has none of 'dist', 'gap', 'grad_norm'")
+
+
+def _tail_start(steps: np.ndarray, tail: float) -> int:
+    target = steps[-1] - tail * (steps[-1] - steps[0])
+    return int(min(np.searchsorted(steps, target, side="left"), len(steps) - 2))
+
+
+def empirical_rate(trace: dict, metric: Optional[str] = None, *, tail: float = 0.5, per: str = "step"):
+    """Measured linear rate of ``trace[metric]`` over the last ``tail`` of the run.
+
+    Returns ``(m_end / m_start) ** (1 / n)`` where n counts the steps (``per="step"``) or gradient evaluations
+    (``per="grad_eval"``) between the two records. Below 1: converging; above 1: spiralling out. Works on a
+    batched trace (from ``vmap``) and returns an array of rates then.
+    """
+    metric = metric or default_metric(trace)
+    if per not in ("step", "grad_eval"):
+        raise ValueError(f"per: expected 'step' or 'grad_eval', got {per!r}")
+    if not 0 < tail <= 1:
+        raise ValueError(f"tail: expected a fraction in (0, 1], got {tail!r}")
+    m = np.asarray(trace[metric], dtype=np.float64)
+    axis = np.broadcast_to(np.asarray(trace["step" if per == "step" else "grad_evals"], np.float64), m.shape)
+    steps = np.broadcast_to(np.asarray(trace["step"], np.float64), m.shape)
+    if m.shape[-1] < 2:
+        raise ValueError("trace: needs at least two records to measure a rate")
+    flat = [_rate_one(mi, si, ai, tail) for mi, si, ai in
+            zip(m.reshape(-1, m.shape[-1]), steps.reshape(-1, m.shape[-1]), axis.reshape(-1, m.shape[-1]))]
+    rate = np.asarray(flat).reshape(m.shape[:-1])
+    return rate if rate.ndim else float(rate)
+
+
+def _rate_one(m: np.ndarray, steps: np.ndarray, axis: np.ndarray, tail: float) -> float:
+    # Measure only while the metric is above the floating-point floor: once it underflows to 0 the rate is lost.
+    alive = np.flatnonzero(~(np.isfinite(m) & (m > _FLOOR)))
+    end = len(m) if alive.size == 0 else int(alive[0])
+    if end < 2:
+        return float("nan")
+    m, steps, axis = m[:end], steps[:end], axis[:end]
+    i0 = _tail_start(steps, tail)
+    span = axis[-1] - axis[i0]
+    if span <= 0:
+        return float("nan")
+    return float((m[-1] / m[i0]) ** (1.0 / span))
+
+
+_FLOOR = 1e-30
+
+
+def _classify_one(m: np.ndarray, steps: np.ndarray, diverged: bool, atol: float, rtol: float, trend_tol: float):
+    if diverged or not np.all(np.isfinite(m)):
+        return "diverged"
+    if m[-1] <= atol + rtol * m[0]:
+        return "converged"
+    i0 = _tail_start(steps, 0.5)
+    s, lm = steps[i0:].astype(np.float64), np.log(np.maximum(m[i0:], np.finfo(np.float64).tiny))
+    if len(s) >= 3:
+        slope, intercept = np.polyfit(s, lm, 1)
+        noise = float(np.std(lm - (slope * s + intercept)))
+    else:
+        slope, noise = (lm[-1] - lm[0]) / max(s[-1] - s[0], 1.0), 0.0
+    change = slope * (s[-1] - s[0])
+    threshold = max(trend_tol, 3.0 * noise)
+    if change > threshold:
+        return "diverged"
+    if change < -threshold:
+        return "converged"
+    return "cycling"
+
+
+def classify(
+    trace_or_result: Any,
+    metric: Optional[str] = None,
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-6,
+    trend_tol: float = 1e-3,
+):
+    """Labels a run ``"converged"``, ``"cycling"`` or ``"diverged"``.
+
+    Based on ``trace[metric]`` (default: distance, else gap, else vector-field norm):
+
+    * diverged: the run hit a non-finite iterate, or the metric's log-linear trend over the second half of the
+      run rises by more than ``trend_tol`` and by more than three times the oscillation around the trend;
+    * converged: the final metric is below ``atol + rtol * initial``, or the trend falls by that margin;
+    * cycling: neither, i.e. the metric neither shrinks nor grows beyond its own oscillation.
+
+    Accepts a trace dict or a :class:`minimax.Result` (whose divergence flag is used); batched (vmapped) inputs
+    give a NumPy array of labels.
+    """
+    diverged_step = None
+    trace = trace_or_result
+    if hasattr(trace_or_result, "trace") and hasattr(trace_or_result, "diverged_step"):
+        trace, diverged_step = trace_or_result.trace, np.asarray(trace_or_result.diverged_step)
+    metric = metric or default_metric(trace)
+    m = np.asarray(trace[metric], dtype=np.float64)
+    steps = np.asarray(trace["step"])
+    batch = m.shape[:-1]
+    m2 = m.reshape(-1, m.shape[-1])
+    s2 = np.broadcast_to(steps, m.shape).reshape(-1, m.shape[-1])
+    d2 = np.zeros(m2.shape[0], bool) if diverged_step is None else (np.broadcast_to(diverged_step, batch) >= 0).ravel()
+    labels = [_classify_one(m2[i], s2[i], bool(d2[i]), atol, rtol, trend_tol) for i in range(m2.shape[0])]
+    if not batch:
+        return labels[0]
+    return np.asarray(labels, dtype=object).reshape(batch)

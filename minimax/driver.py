@@ -1,0 +1,356 @@
+"""The driver: :func:`run` iterates any solver on any game inside one compiled ``lax.scan``.
+
+What lives here: argument checks (all before tracing), the scan with trace thinning, divergence handling and the
+:class:`Result`. What does not: the solvers' update rules (:mod:`minimax.solvers`) and the metrics' definitions
+(:mod:`minimax.diagnostics`).
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import warnings
+from typing import Any, Callable, Mapping, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+
+from minimax import _tree
+from minimax import diagnostics
+from minimax.game import Game
+from minimax.solvers import Solver
+
+__all__ = ["run", "Result", "DivergenceError", "DivergenceWarning", "check_point"]
+
+
+class DivergenceError(FloatingPointError):
+    """Raised by :func:`run` with ``on_divergence="raise"`` when an iterate becomes non-finite."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Warned by :func:`run` (the default) when an iterate becomes non-finite."""
+
+
+class Result(NamedTuple):
+    """What :func:`run` returns; a pytree, so ``jax.vmap`` over runs stacks every field.
+
+    Attributes:
+      x: the final iterate of x (the last finite one if the run diverged).
+      y: the final iterate of y.
+      state: the solver state after the last completed step.
+      trace: a dict of metrics stacked over the recorded steps (step 0, every ``record_every`` steps, and the
+        last step): ``step``, ``grad_evals`` (cumulative), ``grad_norm`` (norm of the vector field), ``value``
+        (zero-sum) or ``loss_x`` / ``loss_y`` (general-sum); ``dist`` and ``dist_avg`` (iterate and running
+        average) when the equilibrium is known; ``gap`` and ``gap_avg`` when best responses are known; and any
+        user ``metrics``. After a divergence the metrics stay those of the last finite iterate.
+      x_avg: the running average of x over the iterates after steps 1..t.
+      y_avg: the running average of y.
+      steps_completed: how many steps were applied (``steps`` unless the run diverged).
+      diverged_step: the step that produced a non-finite (or too large) iterate, or -1.
+    """
+
+    x: Any
+    y: Any
+    state: Any
+    trace: dict
+    x_avg: Any
+    y_avg: Any
+    steps_completed: jax.Array
+    diverged_step: jax.Array
+
+    @property
+    def diverged(self) -> jax.Array:
+        return self.diverged_step >= 0
+
+
+class _Carry(NamedTuple):
+    x: Any
+    y: Any
+    state: Any
+    x_avg: Any
+    y_avg: Any
+    t: jax.Array
+    diverged_step: jax.Array
+
+
+# -- checks before tracing ----------------------------------------------------------------------------------------
+def _positive_int(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected a positive integer, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value}")
+    return int(value)
+
+
+def _as_arrays(tree, name):
+    def conv(leaf):
+        try:
+            arr = jnp.asarray(leaf)
+        except TypeError as err:
+            raise TypeError(f"{name}: every leaf must be an array or a number, got {type(leaf).__name__}") from err
+        if not jnp.issubdtype(arr.dtype, jnp.floating):
+            raise TypeError(f"{name}: expected floating-point arrays, got a leaf of dtype {arr.dtype}")
+        return arr
+
+    return jax.tree.map(conv, tree)
+
+
+def _describe(tree) -> str:
+    shapes = jax.tree.map(lambda a: tuple(a.shape), tree)
+    return str(shapes)
+
+
+def _abstract(tree):
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), tree)
+
+
+def _check_against(name: str, given, expected) -> None:
+    gs, es = jax.tree.structure(given), jax.tree.structure(expected)
+    if gs != es:
+        raise ValueError(f"{name}: its structure {gs} does not match the game's {es} (from game.init)")
+    for (path, g), e in zip(jax.tree_util.tree_flatten_with_path(given)[0], jax.tree.leaves(expected)):
+        if tuple(jnp.shape(g)) != tuple(e.shape):
+            where = jax.tree_util.keystr(path) or "the array"
+            raise ValueError(f"{name}: {where} has shape {tuple(jnp.shape(g))}, the game expects {tuple(e.shape)}")
+
+
+def _is_concrete(tree) -> bool:
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
+def check_point(game: Game, x, y, key) -> None:
+    """Checks a starting point against ``game`` (structure, shapes, scalar payoff, feasibility), before tracing.
+
+    Raises ValueError or TypeError naming the offending argument. Called by :func:`run`; public for drivers
+    built on top of it.
+    """
+    if game.init is not None:
+        try:
+            ex, ey = jax.eval_shape(lambda k: game.init(k), key)
+        except Exception as err:  # noqa: BLE001 - report the user's init failure with its name
+            raise ValueError(f"init: calling game.init(key) failed: {type(err).__name__}: {err}") from err
+        _check_against("x0", x, ex)
+        _check_against("y0", y, ey)
+    losses = [("value", game.loss_x)] if game.zero_sum else [("losses[0]", game.loss_x), ("losses[1]", game.loss_y)]
+    for name, fn in losses:
+        try:
+            out = jax.eval_shape(lambda a, b, k: fn(a, b, k), _abstract(x), _abstract(y), key)
+        except Exception as err:  # noqa: BLE001
+            msg = str(err).splitlines()[0] if str(err) else ""
+            raise ValueError(
+                f"{name}: calling it on x0 {_describe(x)} and y0 {_describe(y)} failed: {type(err).__name__}: {msg}"
+            ) from err
+        if not (hasattr(out, "shape") and out.shape == ()):
+            shape = getattr(out, "shape", type(out).__name__)
+            raise ValueError(f"{name}: must return a scalar, but returned shape {shape}")
+        if not jnp.issubdtype(out.dtype, jnp.floating):
+            raise ValueError(f"{name}: must return a floating-point scalar, but returned dtype {out.dtype}")
+    for name, point, constraint in (("x0", x, game.x_constraint), ("y0", y, game.y_constraint)):
+        if constraint is not None and _is_concrete(point) and not bool(constraint.contains(point, atol=1e-5)):
+            raise ValueError(f"{name}: the starting point is outside the player's feasible set {constraint}")
+
+
+def _check_solver_fits(game: Game, solver: Solver) -> None:
+    if solver.geometry == "entropic":
+        for name, c in (("x_constraint", game.x_constraint), ("y_constraint", game.y_constraint)):
+            if c is None or not c.supports_entropic:
+                raise ValueError(
+                    f"solver: {solver.name} uses the entropic geometry, which needs both players on a Simplex; "
+                    f"the game's {name} is {c}"
+                )
+
+
+# -- the compiled loop --------------------------------------------------------------------------------------------
+def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key) -> dict:
+    (lx, ly), field = game.losses_and_vector_field(carry.x, carry.y, key)
+    dtype = lx.dtype
+    rec = {
+        "step": jnp.asarray(step, jnp.int32),
+        "grad_evals": carry.t.astype(dtype) * jnp.asarray(solver.grad_evals, dtype),
+        "grad_norm": _tree.norm(field).astype(dtype),
+    }
+    if game.zero_sum:
+        rec["value"] = lx
+    else:
+        rec["loss_x"], rec["loss_y"] = lx, ly
+    if game.has_equilibrium:
+        rec["dist"] = diagnostics.distance_to_equilibrium(game, carry.x, carry.y).astype(dtype)
+        rec["dist_avg"] = diagnostics.distance_to_equilibrium(game, carry.x_avg, carry.y_avg).astype(dtype)
+    if game.has_best_responses:
+        rec["gap"] = diagnostics.duality_gap(game, carry.x, carry.y, key=key).astype(dtype)
+        rec["gap_avg"] = diagnostics.duality_gap(game, carry.x_avg, carry.y_avg, key=key).astype(dtype)
+    for name, fn in metric_items:
+        rec[name] = jnp.asarray(fn(carry.x, carry.y))
+    return rec
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("game", "solver", "steps", "record_every", "metric_items", "max_norm", "progress"),
+)
+def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key):
+    k_steps, k_metrics = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
+    carry = _Carry(x0, y0, solver.init(x0, y0), x0, y0, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
+
+    def advance(c: _Carry) -> _Carry:
+        x, y, state = solver.step(game, c.x, c.y, c.state, jax.random.fold_in(k_steps, c.t))
+        ok = _tree.all_finite((x, y, state))
+        if max_norm is not None:
+            ok = ok & (_tree.norm((x, y)) <= max_norm)
+        t = c.t + 1
+        x_avg = jax.tree.map(lambda a, v: a + (v - a) / t.astype(a.dtype), c.x_avg, x)
+        y_avg = jax.tree.map(lambda a, v: a + (v - a) / t.astype(a.dtype), c.y_avg, y)
+        new = _Carry(x, y, state, x_avg, y_avg, t, c.diverged_step)
+        stopped = c._replace(diverged_step=t)
+        return _tree.where(ok, new, stopped)
+
+    def one_step(c: _Carry, _):
+        return jax.lax.cond(c.diverged_step >= 0, lambda c_: c_, advance, c), None
+
+    def block(c: _Carry, n: int) -> _Carry:
+        return jax.lax.scan(one_step, c, length=n)[0] if n else c
+
+    def record(c: _Carry, step) -> dict:
+        rec = _record(game, solver, metric_items, c, step, jax.random.fold_in(k_metrics, step))
+        if progress is not None:
+            jax.debug.callback(progress, step, steps)
+        return rec
+
+    first = record(carry, 0)
+    n_blocks, rest = divmod(steps, record_every)
+
+    def outer(c: _Carry, i):
+        c = block(c, record_every)
+        return c, record(c, (i + 1) * record_every)
+
+    carry, recs = jax.lax.scan(outer, carry, jnp.arange(n_blocks, dtype=jnp.int32))
+    parts = [first, recs]
+    if rest:
+        carry = block(carry, rest)
+        parts.append(record(carry, steps))
+    trace = _stack(parts)
+    return Result(carry.x, carry.y, carry.state, trace, carry.x_avg, carry.y_avg, carry.t, carry.diverged_step)
+
+
+def _stack(parts) -> dict:
+    first, recs, *last = parts
+    out = {}
+    for name in first:
+        pieces = [first[name][None], recs[name]] + [p[name][None] for p in last]
+        out[name] = jnp.concatenate(pieces)
+    return out
+
+
+# -- the public entry point ---------------------------------------------------------------------------------------
+def run(
+    game: Game,
+    solver: Solver,
+    *,
+    steps: int,
+    key: Optional[jax.Array] = None,
+    x0: Any = None,
+    y0: Any = None,
+    record_every: Optional[int] = 1,
+    metrics: Optional[Mapping[str, Callable]] = None,
+    max_norm: Optional[float] = None,
+    on_divergence: str = "warn",
+    progress: Optional[Callable] = None,
+) -> Result:
+    """Runs ``solver`` on ``game`` for ``steps`` steps inside one jit-compiled ``lax.scan``.
+
+    Args:
+      game: a :class:`minimax.Game`.
+      solver: a :class:`minimax.Solver` (``mm.extragradient(optax.sgd(0.1))``, ...).
+      steps: number of solver steps (a positive integer).
+      key: a PRNG key (``jax.random.key(0)``). Required when the start is drawn from ``game.init`` or when the
+        game is stochastic. It is consumed: ``game.init`` receives ``key`` itself; step t receives
+        ``fold_in(fold_in(key, 1), t)`` and the metrics at step t ``fold_in(fold_in(key, 2), t)``.
+      x0: starting x (any pytree matching the game); default ``game.init(key)[0]``.
+      y0: starting y; give both or neither.
+      record_every: record the trace every this many steps (plus step 0 and the last step); ``None`` records
+        only the start and the end. Thinning saves memory on long runs; the metrics cost one extra vector-field
+        evaluation per record.
+      metrics: extra trace entries, ``{name: fn(x, y) -> array}``.
+      max_norm: also treat ``||(x, y)|| > max_norm`` as divergence (e.g. ``1e6``).
+      on_divergence: ``"warn"`` (default), ``"raise"`` (:class:`DivergenceError`) or ``"ignore"``. Only
+        possible outside ``jit``/``vmap``; inside them read ``Result.diverged_step``.
+      progress: ``progress(step, steps)`` called from the compiled loop at every record (e.g. a progress bar).
+
+    Returns:
+      A :class:`Result`. If an iterate becomes non-finite, the run keeps the last finite iterate, stops
+      updating, and ``diverged_step`` says which step produced it; nothing is NaN-filled.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, optax, minimax as mm, games
+      >>> game = games.bilinear(jnp.array([[1.0]]))
+      >>> res = mm.run(game, mm.extragradient(optax.sgd(0.5)), steps=100, key=jax.random.key(0))
+      >>> bool(res.trace["dist"][-1] < 1e-4 * res.trace["dist"][0])
+      True
+    """
+    if not isinstance(game, Game):
+        raise TypeError(f"game: expected a minimax.Game, got {type(game).__name__}")
+    if not isinstance(solver, Solver):
+        hint = ""
+        if hasattr(solver, "init") and hasattr(solver, "update"):
+            hint = " (an optax optimizer is not a solver: wrap it, e.g. mm.simultaneous_gda(optax.sgd(0.1)))"
+        raise TypeError(f"solver: expected a minimax.Solver, got {type(solver).__name__}{hint}")
+    steps = _positive_int(steps, "steps")
+    record_every = _positive_int(record_every, "record_every", allow_none=True)
+    if record_every is None or record_every > steps:
+        record_every = steps
+    if on_divergence not in ("warn", "raise", "ignore"):
+        raise ValueError(f"on_divergence: expected 'warn', 'raise' or 'ignore', got {on_divergence!r}")
+    if max_norm is not None and not (isinstance(max_norm, numbers.Real) and max_norm > 0):
+        raise ValueError(f"max_norm: expected a positive number or None, got {max_norm!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a function of (step, steps), got {type(progress).__name__}")
+    metric_items = ()
+    if metrics is not None:
+        if not isinstance(metrics, Mapping) or not all(callable(f) for f in metrics.values()):
+            raise TypeError("metrics: expected a mapping {name: fn(x, y)}")
+        metric_items = tuple(sorted(metrics.items()))
+    _check_solver_fits(game, solver)
+
+    if key is not None and not _tree.is_key(key):
+        raise TypeError(
+            f"key: expected a PRNG key from jax.random.key(seed) (or jax.random.PRNGKey), got "
+            f"{type(key).__name__} of shape {getattr(key, 'shape', None)}"
+        )
+    if (x0 is None) != (y0 is None):
+        raise ValueError("x0, y0: give both starting points or neither (to draw them from game.init(key))")
+    if x0 is None:
+        if game.init is None:
+            raise ValueError("x0, y0: the game has no init function, so pass both starting points")
+        if key is None:
+            raise ValueError("key: required to draw the starting point from game.init (or pass x0 and y0)")
+        try:
+            x0, y0 = game.init(key)
+        except Exception as err:  # noqa: BLE001 - name the user's init in the error
+            raise ValueError(f"init: calling game.init(key) failed: {type(err).__name__}: {err}") from err
+    if key is None:
+        if game.stochastic:
+            raise ValueError(f"key: the game {game.name!r} is stochastic, so run needs a key (jax.random.key(0))")
+        key = jax.random.key(0)
+    x0, y0 = _as_arrays(x0, "x0"), _as_arrays(y0, "y0")
+    check_point(game, x0, y0, key)
+
+    result = _run_compiled(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key)
+    _report_divergence(result, on_divergence)
+    return result
+
+
+def _report_divergence(result: Result, on_divergence: str) -> None:
+    if on_divergence == "ignore" or isinstance(result.diverged_step, jax.core.Tracer):
+        return
+    step = int(jnp.max(result.diverged_step))
+    if step < 0:
+        return
+    msg = (
+        f"run diverged: step {step} produced a non-finite (or too large) iterate; the result holds the last finite "
+        f"iterate, after step {step - 1}"
+    )
+    if on_divergence == "raise":
+        raise DivergenceError(msg)
+    warnings.warn(msg, DivergenceWarning, stacklevel=3)
