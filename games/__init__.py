@@ -1,16 +1,25 @@
-"""Game definitions built on :class:`minimax.Game`: toy games with closed forms and matrix games.
+"""Game definitions built on :class:`minimax.Game`: toy games with closed forms, matrix games, and the GAN game
+with networks as players on mixtures of Gaussians.
 
 Each factory returns one instance; batch instances with ``jax.vmap``.
 """
 
+from games import mixtures
+from games.gan import gan
 from games.matrix import matching_pennies, matrix_game, rock_paper_scissors
+from games.nets import Network, as_network, mlp
 from games.toy import bilinear, dirac_gan, quadratic
 
 __all__ = [
+    "Network",
+    "as_network",
     "bilinear",
     "dirac_gan",
+    "gan",
     "matching_pennies",
     "matrix_game",
+    "mixtures",
+    "mlp",
     "quadratic",
     "rock_paper_scissors",
 ]
