@@ -14,6 +14,7 @@ vector field ``F(z) = (grad_x f, -grad_y f)``:
 ``past_extragradient`` (Popov 1980)      :math:`z_{t+1/2} = z_t - \eta F(z_{t-1/2})`, :math:`z_{t+1} = z_t - \eta F(z_{t+1/2})`
 ``consensus`` (Mescheder 2017)           :math:`z_{t+1} = z_t - \eta (F + \gamma J^\top F)(z_t)`
 ``sga`` (Balduzzi 2018)                  :math:`z_{t+1} = z_t - \eta (F + \lambda A^\top F)(z_t)`, :math:`A = (J - J^\top)/2`
+``competitive_gradient`` (Schäfer 2019)  each player plays the Nash equilibrium of the local bilinear game
 ``proximal_point``                       :math:`z_{t+1} = z_t - \eta F(z_{t+1})`, solved by fixed-point iteration
 ``lookahead`` (Chavdarova 2021)          any solver, with slow weights pulled toward the fast ones every k steps
 ``multiplicative_weights``, ``optimistic_multiplicative_weights``, ``mirror_prox``: the entropic-geometry
@@ -66,6 +67,7 @@ __all__ = [
     "past_extragradient",
     "consensus",
     "sga",
+    "competitive_gradient",
     "proximal_point",
     "lookahead",
     "multiplicative_weights",
@@ -469,6 +471,62 @@ def sga(opt_x, opt_y=None, *, lam: float = 1.0, align: bool = False, eps: float 
         return jax.tree.map(lambda f, a: f + weight * a, field, adj)
 
     return _direction_step("sga", direction, opt_x, opt_y, "euclidean", 3.0)
+
+
+def competitive_gradient(opt_x, opt_y=None, *, eta: float, cg_steps: int = 10) -> Solver:
+    r"""Competitive gradient descent (Schäfer & Anandkumar 2019).
+
+    Each player moves to the Nash equilibrium of the local bilinear approximation of the game, regularised by
+    :math:`\tfrac{1}{2\eta}\|\cdot\|^2`. With :math:`B = D^2_{xy} L_x` and :math:`C = D^2_{yx} L_y` the directions
+    solve
+
+    .. math:: (I - \eta^2 B C)\, d_x = \nabla_x L_x - \eta B \nabla_y L_y, \qquad
+              d_y = \nabla_y L_y - \eta C d_x,
+
+    and are passed to the optimizers as gradients, so ``optax.sgd(eta)`` gives exactly CGD. For a zero-sum game
+    (:math:`L_y = -f`) the matrix is :math:`I + \eta^2 B B^\top`, symmetric positive definite, and ``cg_steps``
+    conjugate-gradient iterations solve it; a general-sum game uses GMRES. B and C are applied matrix-free, as
+    Jacobian-vector products of the gradients. CGD converges on bilinear games for every step size.
+
+    Args:
+      opt_x: optax optimizer of x (use ``optax.sgd(eta)`` for the method as published).
+      opt_y: optax optimizer of y; defaults to ``opt_x``.
+      eta: the interaction step size :math:`\eta` inside the linear system (a positive number).
+      cg_steps: Krylov iterations per step (exact on an n-dimensional quadratic game once ``cg_steps >= n``).
+
+    Returns:
+      A :class:`Solver` counting ``3 + 2 * cg_steps`` gradient evaluations per step (F, then one
+      Hessian-vector product each for the right-hand side, the y direction and two per iteration).
+    """
+    opt_x, opt_y = _optimizers(opt_x, opt_y)
+    if isinstance(eta, bool) or not isinstance(eta, (numbers.Real, jax.Array)):
+        raise TypeError(f"eta: expected a positive number, got {type(eta).__name__}")
+    if isinstance(eta, numbers.Real) and not eta > 0:
+        raise ValueError(f"eta: expected a positive number, got {eta!r}")
+    cg_steps = _check_positive_int(cg_steps, "cg_steps")
+
+    def direction(game, x, y, key):
+        gx, gy = game.vector_field(x, y, key)
+
+        def B(v):  # mixed second derivative of L_x: y-space -> x-space
+            return jax.jvp(lambda y_: game.grad_x(x, y_, key), (y,), (v,))[1]
+
+        def C(u):  # mixed second derivative of L_y: x-space -> y-space
+            return jax.jvp(lambda x_: game.grad_y(x_, y, key), (x,), (u,))[1]
+
+        rhs = _tree.axpy(-eta, B(gy), gx)
+
+        def system(u):
+            return _tree.axpy(-(eta**2), B(C(u)), u)
+
+        if game.zero_sum:
+            dx, _ = jax.scipy.sparse.linalg.cg(system, rhs, x0=gx, tol=0.0, maxiter=cg_steps)
+        else:
+            dx, _ = jax.scipy.sparse.linalg.gmres(system, rhs, x0=gx, tol=0.0, restart=cg_steps, maxiter=1)
+        dy = _tree.axpy(-eta, C(dx), gy)
+        return dx, dy
+
+    return _direction_step("competitive_gradient", direction, opt_x, opt_y, "euclidean", 3.0 + 2.0 * cg_steps)
 
 
 def proximal_point(learning_rate: float, *, inner_steps: int = 20, geometry: str = "euclidean") -> Solver:

@@ -34,6 +34,11 @@ CLOSED_FORMS = {
         lambda: mm.proximal_point(ETA, inner_steps=200),
         lambda s: 1 / np.sqrt(1 + ETA**2 * s**2),
     ),
+    # On a bilinear block CGD's step is [[1, -eta s], [eta s, 1]] / (1 + eta^2 s^2): the proximal point factor.
+    "competitive_gradient": (
+        lambda: mm.competitive_gradient(optax.sgd(ETA), eta=ETA, cg_steps=4),
+        lambda s: 1 / np.sqrt(1 + ETA**2 * s**2),
+    ),
 }
 
 
@@ -102,8 +107,9 @@ def test_alternating_gda_y_first_conserves_swapped_invariant(x64):
         lambda: mm.consensus(optax.sgd(ETA), gamma=0.5),
         lambda: mm.lookahead(mm.simultaneous_gda(optax.sgd(ETA)), k=4, alpha=0.5),
         lambda: mm.proximal_point(ETA, inner_steps=100),
+        lambda: mm.competitive_gradient(optax.sgd(ETA), eta=ETA, cg_steps=3),
     ],
-    ids=["gda", "eg", "ogda", "past_eg", "alt", "consensus", "lookahead", "ppm"],
+    ids=["gda", "eg", "ogda", "past_eg", "alt", "consensus", "lookahead", "ppm", "cgd"],
 )
 def test_spectral_radius_matches_measured_rate(x64, make):
     rng = np.random.default_rng(11)

@@ -93,7 +93,8 @@ def test_value_that_fails_on_the_starting_point():
 
 
 @pytest.mark.parametrize("factory", [mm.simultaneous_gda, mm.alternating_gda, mm.extragradient, mm.optimistic_gda,
-                                     mm.past_extragradient, mm.consensus, mm.sga])
+                                     mm.past_extragradient, mm.consensus, mm.sga,
+                                     lambda opt: mm.competitive_gradient(opt, eta=0.1)])
 @pytest.mark.parametrize("bad", ["adam", 0.1, optax.adam, None])
 def test_optimizer_not_an_optax_transformation(factory, bad):
     with pytest.raises(TypeError, match="opt_x: expected an optax.GradientTransformation"):
@@ -195,6 +196,9 @@ def test_bad_game_factory_arguments(call, error, match):
     (lambda: mm.proximal_point(-0.1), "learning_rate: expected a positive number"),
     (lambda: mm.multiplicative_weights(0.0), "learning_rate: expected a positive step size"),
     (lambda: mm.consensus(optax.sgd(0.1), gamma=-1.0), "gamma: expected a non-negative number"),
+    (lambda: mm.competitive_gradient(optax.sgd(0.1), eta=0.0), "eta: expected a positive number"),
+    (lambda: mm.competitive_gradient(optax.sgd(0.1), eta="big"), "eta: expected a positive number"),
+    (lambda: mm.competitive_gradient(optax.sgd(0.1), eta=0.1, cg_steps=0), "cg_steps: expected a positive"),
 ])
 def test_bad_solver_arguments(call, match):
     with pytest.raises((ValueError, TypeError), match=match):

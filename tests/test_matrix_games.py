@@ -104,6 +104,7 @@ ALL_SOLVERS = {
     "proximal_point": lambda: mm.proximal_point(0.5, inner_steps=5),
     "consensus": lambda: mm.consensus(optax.sgd(0.5), gamma=0.3),
     "sga": lambda: mm.sga(optax.sgd(0.5)),
+    "competitive_gradient": lambda: mm.competitive_gradient(optax.sgd(0.5), eta=0.5, cg_steps=4),
     "multiplicative_weights": lambda: mm.multiplicative_weights(2.0),
     "optimistic_multiplicative_weights": lambda: mm.optimistic_multiplicative_weights(2.0),
     "mirror_prox": lambda: mm.mirror_prox(2.0),

@@ -212,3 +212,41 @@ def test_sga_adjustment_on_bilinear():
     res = mm.run(game, mm.sga(optax.sgd(eta), lam=lam), steps=1, x0=jnp.array([1.0]), y0=jnp.array([0.0]))
     # F = (y, -x) = (0, -1); J^T F = [[0, -1], [1, 0]] (0, -1) = (1, 0); step = -eta (1, -1)
     np.testing.assert_allclose(np.array([res.x[0], res.y[0]]), [1 - eta * lam, eta], atol=1e-7)
+
+
+def test_competitive_gradient_matches_the_dense_formula(x64):
+    """Schaefer & Anandkumar 2019 on f = x^T A y: dx = (I + eta^2 A A^T)^-1 (A y + eta A A^T x),
+    x <- x - eta dx, y <- y + eta (A^T x - eta A^T dx)."""
+    rng = np.random.default_rng(0)
+    A, eta = rng.normal(size=(3, 4)), 0.7
+    x, y = rng.normal(size=3), rng.normal(size=4)
+    res = mm.run(games.bilinear(jnp.asarray(A)), mm.competitive_gradient(optax.sgd(eta), eta=eta, cg_steps=5),
+                 steps=6, x0=jnp.asarray(x), y0=jnp.asarray(y))
+    for _ in range(6):
+        dx = np.linalg.solve(np.eye(3) + eta**2 * A @ A.T, A @ y + eta * A @ A.T @ x)
+        x, y = x - eta * dx, y + eta * (A.T @ x - eta * A.T @ dx)
+    np.testing.assert_allclose(res.x, x, atol=1e-12)
+    np.testing.assert_allclose(res.y, y, atol=1e-12)
+    assert float(res.trace["grad_evals"][-1]) == 6 * (3 + 2 * 5)
+
+
+def test_competitive_gradient_general_sum_path_agrees_with_zero_sum(x64):
+    """The GMRES path for general-sum games gives the CG path's iterates on losses (f, -f)."""
+    A = jnp.asarray(np.random.default_rng(1).normal(size=(3, 3)))
+    f = lambda x, y: x @ A @ y + 0.1 * jnp.sum(x**3)  # noqa: E731 - nonlinear, so B depends on the point
+    zero_sum = mm.Game(value=f)
+    general = mm.Game(losses=(f, lambda x, y: -f(x, y)))
+    solver = mm.competitive_gradient(optax.sgd(0.3), eta=0.3, cg_steps=6)
+    a = mm.run(zero_sum, solver, steps=20, x0=jnp.ones(3) * 0.5, y0=jnp.ones(3))
+    b = mm.run(general, solver, steps=20, x0=jnp.ones(3) * 0.5, y0=jnp.ones(3))
+    np.testing.assert_allclose(a.x, b.x, atol=1e-10)
+    np.testing.assert_allclose(a.y, b.y, atol=1e-10)
+
+
+def test_competitive_gradient_converges_on_bilinear_for_large_steps(x64):
+    """Unlike GDA and EG, CGD contracts on bilinear games for every step size."""
+    game = games.bilinear(jnp.asarray(np.random.default_rng(2).normal(size=(3, 3))))
+    for eta in (0.5, 5.0, 50.0):
+        solver = mm.competitive_gradient(optax.sgd(eta), eta=eta, cg_steps=3)
+        assert mm.spectral_radius(game, solver, *game.equilibrium) < 1
+        assert mm.spectral_radius(game, mm.extragradient(optax.sgd(eta)), *game.equilibrium) > 1 or eta < 1
