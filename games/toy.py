@@ -65,21 +65,27 @@ def bilinear(A, b=None, c=None) -> mm.Game:
     x_star, y_star = -pinv.T @ cc, -pinv @ bb
     equilibrium, distance = (x_star, y_star), None
     if _checks.is_concrete(A) and _checks.is_concrete(bb) and _checks.is_concrete(cc):
-        A64 = np.asarray(A, np.float64)
-        rank = np.linalg.matrix_rank(A64)
-        full = rank == n == m
-        if not full:
-            pinv64 = np.linalg.pinv(A64)
-            tol = 1e-6 * max(1.0, float(np.abs(A64).max()))
-            consistent = np.allclose(A64 @ pinv64 @ np.asarray(bb), np.asarray(bb), atol=tol) and np.allclose(
-                A64.T @ pinv64.T @ np.asarray(cc), np.asarray(cc), atol=tol
-            )
-            if not consistent:
-                equilibrium = None
+        # Numerical rank at the precision A is stored in: a singular matrix rounded to float32 keeps a
+        # singular value of order eps * sigma_max, which a float64 tolerance would count as nonzero.
+        A64, b64, c64 = (np.asarray(v, np.float64) for v in (A, bb, cc))
+        cutoff = max(n, m) * float(np.finfo(np.dtype(A.dtype)).eps) * float(np.linalg.norm(A64, 2))
+        U, S, Vt = np.linalg.svd(A64)
+        rank = int(np.sum(S > cutoff))
+        if rank < max(n, m):
+            Ur, Vr = U[:, :rank], Vt[:rank].T  # orthonormal bases of range(A) and range(A^T)
+            pinv64 = Vr @ np.diag(1.0 / S[:rank]) @ Ur.T
+            residual_b = np.linalg.norm(b64 - Ur @ (Ur.T @ b64))
+            residual_c = np.linalg.norm(c64 - Vr @ (Vr.T @ c64))
+            tol = 1e3 * float(np.finfo(np.dtype(A.dtype)).eps)
+            if residual_b > tol * max(1.0, np.linalg.norm(b64)) or residual_c > tol * max(1.0, np.linalg.norm(c64)):
+                equilibrium = None  # b outside range(A) or c outside range(A^T): no saddle point
             else:
                 # Saddle set = x_star + null(A^T)  x  y_star + null(A); distance via projections onto ranges.
-                px = jnp.asarray(A64 @ pinv64, A.dtype)  # projector onto range(A)
-                py = jnp.asarray(pinv64 @ A64, A.dtype)  # projector onto range(A^T)
+                x_star = jnp.asarray(-pinv64.T @ c64, A.dtype)
+                y_star = jnp.asarray(-pinv64 @ b64, A.dtype)
+                equilibrium = (x_star, y_star)
+                px = jnp.asarray(Ur @ Ur.T, A.dtype)  # projector onto range(A)
+                py = jnp.asarray(Vr @ Vr.T, A.dtype)  # projector onto range(A^T)
 
                 def distance(x, y):
                     return jnp.sqrt(jnp.sum((px @ (x - x_star)) ** 2) + jnp.sum((py @ (y - y_star)) ** 2))
@@ -96,15 +102,18 @@ def bilinear(A, b=None, c=None) -> mm.Game:
 def quadratic(A, P=None, Q=None, b=None, c=None) -> mm.Game:
     r"""The quadratic game :math:`f = \tfrac12 x^\top P x + x^\top A y - \tfrac12 y^\top Q y + b^\top x + c^\top y`.
 
-    Its Jacobian is :math:`J = \begin{pmatrix} P & A \\ -A^\top & Q \end{pmatrix}` and the saddle point solves
-    :math:`J z^* = (-b, c)`. With :math:`P, Q \succ 0` the game is strongly monotone (GDA converges for
+    Its Jacobian is :math:`J = \begin{pmatrix} P & A \\ -A^\top & Q \end{pmatrix}` and the stationary point solves
+    :math:`J z^* = (-b, c)`; it is attached as ``equilibrium`` whenever J is invertible, and it is a saddle point
+    when :math:`P, Q \succeq 0` (convex-concave). For indefinite P or Q it is only a stationary point of the
+    dynamics, which is still what local-stability studies linearise around. With :math:`P, Q \succ 0` the game is strongly monotone (GDA converges for
     :math:`\eta < 2\,\mathrm{Re}\lambda/|\lambda|^2` over the eigenvalues of J) and has best responses
     :math:`x = -P^{-1}(Ay + b)`, :math:`y = Q^{-1}(A^\top x + c)`, so the duality gap is exact.
 
     Args:
       A: the ``(n, m)`` coupling matrix.
       P: ``(n, n)`` symmetric curvature of x (default 0).
-      Q: ``(m, m)`` symmetric curvature of y (default 0).
+      Q: ``(m, m)`` symmetric curvature of y (default 0). Best responses (and the duality gap) are attached when
+        both are given and positive definite; for traced P and Q (inside ``vmap``) they are attached unchecked.
       b: linear term of x, ``(n,)``.
       c: linear term of y, ``(m,)``.
 
@@ -136,9 +145,10 @@ def quadratic(A, P=None, Q=None, b=None, c=None) -> mm.Game:
     if not concrete or np.linalg.matrix_rank(np.asarray(J, np.float64)) == n + m:
         z_star = jnp.linalg.solve(J, rhs)
         equilibrium = (z_star[:n], z_star[n:])
-    if concrete and P is not None and Q is not None:
+    if P is not None and Q is not None:
+        # Best responses need P, Q > 0; checked when the matrices are concrete, the caller's promise when traced.
         pd = lambda M: bool(np.all(np.linalg.eigvalsh(np.asarray(M, np.float64)) > 0))  # noqa: E731
-        if pd(P) and pd(Q):
+        if not concrete or (pd(P) and pd(Q)):
 
             def best_x(y):
                 return -jnp.linalg.solve(PP, A @ y + bb)

@@ -59,10 +59,12 @@ class Simplex(Constraint):
         return optax.projections.projection_simplex(params, self.scale)
 
     def contains(self, params, atol=1e-6):
+        """Entries >= -atol and a total within ``atol * size`` of ``scale`` (round-off grows with the size)."""
         leaves = _leaves(params)
         total = sum(jnp.sum(leaf) for leaf in leaves)
+        size = sum(leaf.size for leaf in leaves)
         nonneg = jnp.all(jnp.stack([jnp.all(leaf >= -atol) for leaf in leaves]))
-        return nonneg & (jnp.abs(total - self.scale) <= atol * max(1.0, self.scale) * 10)
+        return nonneg & (jnp.abs(total - self.scale) <= atol * max(1.0, self.scale) * max(size, 1))
 
     def mirror_step(self, params, updates):
         # log p + u, normalised over all leaves together; computed in log space so large steps do not overflow.
@@ -75,19 +77,34 @@ class Simplex(Constraint):
 
 @dataclasses.dataclass(frozen=True)
 class Box(Constraint):
-    """The box ``lower <= p <= upper``, entrywise (scalars or pytrees matching the player)."""
+    """The box ``lower <= p <= upper``, entrywise. Bounds are scalars or pytrees matching the player."""
 
     lower: Any = -1.0
     upper: Any = 1.0
 
+    def __post_init__(self):
+        lo, hi = jax.tree.leaves(self.lower), jax.tree.leaves(self.upper)
+        concrete = not any(isinstance(v, jax.core.Tracer) for v in lo + hi)
+        if concrete and len(lo) == len(hi) and not all(bool(jnp.all(jnp.asarray(a) <= jnp.asarray(b)))
+                                                       for a, b in zip(lo, hi)):
+            raise ValueError(f"Box: expected lower <= upper everywhere, got lower={self.lower}, upper={self.upper}")
+
+    def _bounds_like(self, params):
+        def like(bound):
+            if jax.tree.structure(bound) == jax.tree.structure(params):
+                return bound
+            return jax.tree.map(lambda p: jnp.broadcast_to(jnp.asarray(bound, p.dtype), p.shape), params)
+
+        return like(self.lower), like(self.upper)
+
     def project(self, params):
-        return optax.projections.projection_box(params, self.lower, self.upper)
+        lower, upper = self._bounds_like(params)
+        return jax.tree.map(lambda p, lo, hi: jnp.clip(p, jnp.asarray(lo, p.dtype), jnp.asarray(hi, p.dtype)),
+                            params, lower, upper)
 
     def contains(self, params, atol=1e-6):
-        inside = jax.tree.map(
-            lambda p: jnp.all((p >= jnp.asarray(self.lower) - atol) & (p <= jnp.asarray(self.upper) + atol)),
-            params,
-        )
+        lower, upper = self._bounds_like(params)
+        inside = jax.tree.map(lambda p, lo, hi: jnp.all((p >= lo - atol) & (p <= hi + atol)), params, lower, upper)
         return jnp.all(jnp.stack(_leaves(inside)))
 
 

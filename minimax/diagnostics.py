@@ -18,11 +18,14 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from minimax import _tree
+from minimax.constraints import retract
+from minimax.solvers import check_solver_fits
 
 __all__ = [
     "vector_field",
     "distance_to_equilibrium",
     "duality_gap",
+    "natural_residual",
     "jacobian",
     "jacobian_eigenvalues",
     "update_jacobian",
@@ -80,9 +83,23 @@ def duality_gap(game, x, y, *, key=None) -> jax.Array:
     return upper - lower
 
 
+def natural_residual(game, x, y, *, key=None) -> jax.Array:
+    r"""``||z - P(z - F(z))||``: zero exactly at a solution of the constrained problem (a saddle point).
+
+    For unconstrained players P is the identity and this is the vector-field norm ``||F(z)||``; for constrained
+    players (simplex, box, ball) ``||F||`` does not vanish at the equilibrium, but this residual does.
+    """
+    gx, gy = game.vector_field(x, y, key)
+    px = retract(game.x_constraint, "euclidean", x, _tree.scale(-1, gx))
+    py = retract(game.y_constraint, "euclidean", y, _tree.scale(-1, gy))
+    diff = jax.tree.map(lambda a, b: a - b, (x, y), (px, py))
+    return _tree.norm(diff)
+
+
 # -- linearisation -------------------------------------------------------------------------------------------------
 def jacobian(game, x, y, *, key=None) -> jax.Array:
     """The game Jacobian ``dF/dz`` at (x, y) as a dense matrix over the flattened ``z = (x, y)``."""
+    key = _default_key(key)
     flat, unravel = ravel_pytree((x, y))
 
     def field(v):
@@ -94,7 +111,17 @@ def jacobian(game, x, y, *, key=None) -> jax.Array:
 
 def jacobian_eigenvalues(game, x, y, *, key=None) -> np.ndarray:
     """Eigenvalues of the game Jacobian at (x, y), sorted by real part, then imaginary part."""
-    return _sorted(np.linalg.eigvals(np.asarray(jacobian(game, x, y, key=key), dtype=np.complex128)))
+    return _sorted(np.linalg.eigvals(_finite(jacobian(game, x, y, key=key), "the game Jacobian")))
+
+
+def _finite(matrix, what: str) -> np.ndarray:
+    mat = np.asarray(matrix, dtype=np.complex128)
+    if not np.all(np.isfinite(mat)):
+        raise ValueError(
+            f"{what} is not finite at this point: the map is not differentiable there (for example Adam at a "
+            "fixed point, where its second-moment estimate is zero; try optax.adam(..., eps_root=1e-8))"
+        )
+    return mat
 
 
 def _sorted(eig: np.ndarray) -> np.ndarray:
@@ -128,7 +155,12 @@ def update_jacobian(game, solver, x, y, *, state=None, key=None) -> jax.Array:
     (OGDA's previous update, momentum, lookahead's slow weights; not injected hyperparameters). Unless ``state``
     is given, the solver is first stepped once from (x, y) so that first-step special cases (OGDA's plain first
     step) are behind it; at a fixed point this leaves (x, y) unchanged. The period is ``solver.period`` steps.
+
+    Only leaves under a field named ``hyperparams`` (``optax.inject_hyperparams``) are treated as constants.
+    Other floating-point state that never changes (a constant stored by some optimizer) adds eigenvalues exactly
+    1 to the spectrum; pass ``state`` with such leaves as non-float, or read the spectrum with that in mind.
     """
+    check_solver_fits(game, solver)
     key = _default_key(key)
     if state is None:
         state = solver.init(x, y)
@@ -151,7 +183,7 @@ def update_jacobian(game, solver, x, y, *, state=None, key=None) -> jax.Array:
 
 def update_eigenvalues(game, solver, x, y, *, state=None, key=None) -> np.ndarray:
     """Eigenvalues of :func:`update_jacobian` (over one period), sorted."""
-    mat = np.asarray(update_jacobian(game, solver, x, y, state=state, key=key), dtype=np.complex128)
+    mat = _finite(update_jacobian(game, solver, x, y, state=state, key=key), f"the update of {solver.name}")
     return _sorted(np.linalg.eigvals(mat))
 
 
@@ -196,14 +228,25 @@ def empirical_rate(trace: dict, metric: Optional[str] = None, *, tail: float = 0
     steps = np.broadcast_to(np.asarray(trace["step"], np.float64), m.shape)
     if m.shape[-1] < 2:
         raise ValueError("trace: needs at least two records to measure a rate")
-    flat = [_rate_one(mi, si, ai, tail) for mi, si, ai in
-            zip(m.reshape(-1, m.shape[-1]), steps.reshape(-1, m.shape[-1]), axis.reshape(-1, m.shape[-1]))]
-    rate = np.asarray(flat).reshape(m.shape[:-1])
+    live = _live(trace, m.shape)
+    rows = [_rate_one(mi[li], si[li], ai[li], tail) for mi, si, ai, li in zip(
+        m.reshape(-1, m.shape[-1]), steps.reshape(-1, m.shape[-1]), axis.reshape(-1, m.shape[-1]),
+        live.reshape(-1, m.shape[-1]))]
+    rate = np.asarray(rows).reshape(m.shape[:-1])
     return rate if rate.ndim else float(rate)
+
+
+def _live(trace: dict, shape) -> np.ndarray:
+    """Records taken before any divergence: after one, ``steps_completed`` stops following ``step``."""
+    if "steps_completed" not in trace:
+        return np.ones(shape, bool)
+    return np.broadcast_to(np.asarray(trace["steps_completed"]) >= np.asarray(trace["step"]), shape)
 
 
 def _rate_one(m: np.ndarray, steps: np.ndarray, axis: np.ndarray, tail: float) -> float:
     # Measure only while the metric is above the floating-point floor: once it underflows to 0 the rate is lost.
+    if len(m) < 2:
+        return float("nan")
     alive = np.flatnonzero(~(np.isfinite(m) & (m > _FLOOR)))
     end = len(m) if alive.size == 0 else int(alive[0])
     if end < 2:
@@ -255,10 +298,13 @@ def classify(
     * diverged: the run hit a non-finite iterate, or the metric's log-linear trend over the second half of the
       run rises by more than ``trend_tol`` and by more than three times the oscillation around the trend;
     * converged: the final metric is below ``atol + rtol * initial``, or the trend falls by that margin;
-    * cycling: neither, i.e. the metric neither shrinks nor grows beyond its own oscillation.
+    * cycling: neither, i.e. the metric neither shrinks nor grows beyond its own oscillation. This includes runs
+      that have stalled at a nonzero level, and spirals too slow to show within the run (GDA with a tiny step
+      grows by far less than ``trend_tol`` over the run): run longer, or compare :func:`empirical_rate` with 1.
 
-    Accepts a trace dict or a :class:`minimax.Result` (whose divergence flag is used); batched (vmapped) inputs
-    give a NumPy array of labels.
+    Accepts a trace dict or a :class:`minimax.Result` (whose divergence flag is used); a trace that records
+    ``steps_completed`` carries its own divergence. Batched (vmapped) inputs give a NumPy array of labels.
+    Needs at least two records.
     """
     diverged_step = None
     trace = trace_or_result
@@ -266,11 +312,15 @@ def classify(
         trace, diverged_step = trace_or_result.trace, np.asarray(trace_or_result.diverged_step)
     metric = metric or default_metric(trace)
     m = np.asarray(trace[metric], dtype=np.float64)
+    if m.shape[-1] < 2:
+        raise ValueError("trace: needs at least two records to classify a run")
     steps = np.asarray(trace["step"])
     batch = m.shape[:-1]
     m2 = m.reshape(-1, m.shape[-1])
     s2 = np.broadcast_to(steps, m.shape).reshape(-1, m.shape[-1])
-    d2 = np.zeros(m2.shape[0], bool) if diverged_step is None else (np.broadcast_to(diverged_step, batch) >= 0).ravel()
+    d2 = ~np.all(_live(trace, m.shape), axis=-1).ravel()  # the trace itself records a divergence
+    if diverged_step is not None:
+        d2 = d2 | (np.broadcast_to(diverged_step, batch) >= 0).ravel()
     labels = [_classify_one(m2[i], s2[i], bool(d2[i]), atol, rtol, trend_tol) for i in range(m2.shape[0])]
     if not batch:
         return labels[0]

@@ -26,41 +26,54 @@ Params = Any
 _WRAPPED = "_minimax_wrapped"
 
 
-def _positional_arity(fn: Callable) -> Optional[int]:
-    """Number of positional parameters of ``fn``; None when it takes ``*args`` or cannot be inspected."""
+def _key_convention(fn: Callable, n_args: int, name: str) -> str:
+    """How ``fn`` takes the key: ``"keyword"`` (a parameter named ``key``), ``"positional"`` (a further required
+    positional parameter, or ``*args``) or ``"none"``. Raises TypeError if ``fn`` cannot take ``n_args`` arguments."""
     try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return None
-    count = 0
-    for p in sig.parameters.values():
-        if p.kind == inspect.Parameter.VAR_POSITIONAL:
-            return None
-        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
-            count += 1
-    return count
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # builtins and some C callables: assume (args..., key)
+        return "positional"
+    P = inspect.Parameter
+    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    has_var = any(p.kind == P.VAR_POSITIONAL for p in params)
+    required = [p for p in positional if p.default is P.empty]
+    if len(required) > n_args + 1 or (len(positional) < n_args and not has_var):
+        expected = f"{n_args} argument(s)" + (" plus an optional key" if n_args else ", or just a key")
+        raise TypeError(f"{name}: expected a function of {expected}, but it takes {len(positional)}")
+    named_key = next((p for p in params if p.name == "key"), None)
+    if named_key is not None and (
+        named_key.kind == P.KEYWORD_ONLY
+        or (named_key.kind == P.POSITIONAL_OR_KEYWORD and positional.index(named_key) >= n_args)
+    ):
+        return "keyword"
+    if len(required) == n_args + 1 or (has_var and len(positional) <= n_args):
+        return "positional"
+    return "none"
 
 
 def _with_optional_key(fn: Callable, n_args: int, name: str) -> Callable:
-    """Returns ``g(*args, key=None)`` calling ``fn(*args)`` or ``fn(*args, key)`` according to ``fn``'s signature."""
+    """Returns ``g(*args, key=None)`` that calls ``fn`` with or without the key, as ``fn``'s signature asks.
+
+    A parameter named ``key`` receives it by keyword (so ``def f(x, y, *, key)`` works); otherwise a further
+    required positional parameter receives it; a function of exactly ``n_args`` arguments (extra parameters with
+    defaults included) is called without it.
+    """
     if not callable(fn):
         raise TypeError(f"{name}: expected a function, got {type(fn).__name__}")
     if getattr(fn, _WRAPPED, False):
         return fn
-    arity = _positional_arity(fn)
-    if arity is not None and arity < n_args:
-        raise TypeError(
-            f"{name}: expected a function of {n_args} argument(s)"
-            f"{' plus an optional key' if n_args else ' or of a key'}, but it takes {arity}"
-        )
-    takes_key = arity is None or arity > n_args
+    convention = _key_convention(fn, n_args, name)
 
     def wrapped(*args, key=None):
         if len(args) == n_args + 1:  # key given positionally
             args, key = args[:-1], args[-1]
         elif len(args) != n_args:
             raise TypeError(f"{name}: expected {n_args} argument(s) plus an optional key, got {len(args)}")
-        return fn(*args, key) if takes_key else fn(*args)
+        if convention == "keyword":
+            return fn(*args, key=key)
+        if convention == "positional":
+            return fn(*args, key)
+        return fn(*args)
 
     setattr(wrapped, _WRAPPED, True)
     wrapped.__wrapped__ = fn

@@ -25,11 +25,15 @@ How stateful optimizers (Adam, momentum) are treated, which matters only beyond 
 
 * ``extragradient`` threads one optimizer state through both half-steps: the extrapolation updates the moments,
   then the update step continues from that state. With Adam this is Extra-Adam (Gidel et al. 2019, Alg. 4).
-  Both points are computed from the same base iterate ``z_t``.
+  Both points are computed from the same base iterate ``z_t``. The optimizer's step counter therefore advances
+  twice per step: a learning-rate schedule runs twice as fast in steps, and the two half-steps use consecutive
+  schedule values (as Extra-Adam's bias corrections do).
 * ``optimistic_gda`` applies optimism to the optimizer's *updates*: ``z_{t+1} = z_t + 2 u_t - u_{t-1}`` where
   ``u_t`` is what the optimizer proposes from ``F(z_t)``. With Adam this is Optimistic Adam (Daskalakis et al.
   2018). The optimizer state advances once per step. (``optax.optimistic_gradient_descent`` instead applies
-  optimism to gradients; pass it to ``simultaneous_gda`` for that variant.)
+  optimism to gradients; pass it to ``simultaneous_gda`` for that variant.) With constrained players it takes
+  one projection per step, :math:`P(z_t - 2\eta F(z_t) + \eta F(z_{t-1}))`, which no longer coincides with
+  ``past_extragradient`` (two projections per step, the form most constrained last-iterate analyses cover).
 * ``past_extragradient`` extrapolates with the previous step's update ``u_{t-1}`` (no new gradient, no state
   change), then takes the update from ``F`` at the extrapolated point. One gradient evaluation per step.
 
@@ -37,7 +41,8 @@ Projections: for constrained players (:mod:`minimax.constraints`) every extrapol
 projected (Euclidean geometry) or taken by the entropic mirror step (``geometry="entropic"``, simplex only).
 
 Gradient evaluations are counted in units of one full vector field ``F(z)`` (both players' gradients); one
-player's gradient alone counts one half. ``Solver.grad_evals`` is that count per step.
+player's gradient alone counts one half, and a Jacobian-vector or vector-Jacobian product of the field counts
+one (it costs about as much as a gradient). ``Solver.grad_evals`` is that count per step.
 
 Keys: step ``t`` receives ``key_t`` from the driver; a solver that evaluates ``F`` several times uses
 ``jax.random.fold_in(key_t, i)`` for the i-th evaluation, so stochastic games draw fresh samples each time.
@@ -57,6 +62,7 @@ from minimax.constraints import GEOMETRIES, retract
 
 __all__ = [
     "Solver",
+    "check_solver_fits",
     "PairState",
     "OptimisticState",
     "LookaheadState",
@@ -140,6 +146,17 @@ def _optimizers(opt_x, opt_y):
     return opt_x, opt_y
 
 
+def check_solver_fits(game, solver: "Solver") -> None:
+    """Raises ValueError when ``solver`` cannot run on ``game`` (an entropic solver needs simplex players)."""
+    if solver.geometry == "entropic":
+        for name, c in (("x_constraint", game.x_constraint), ("y_constraint", game.y_constraint)):
+            if c is None or not c.supports_entropic:
+                raise ValueError(
+                    f"solver: {solver.name} uses the entropic geometry, which needs both players on a Simplex; "
+                    f"the game's {name} is {c}"
+                )
+
+
 def _check_geometry(geometry: str) -> str:
     if geometry not in GEOMETRIES:
         raise ValueError(f"geometry: expected one of {GEOMETRIES}, got {geometry!r}")
@@ -153,7 +170,10 @@ def _check_positive_int(value: Any, name: str) -> int:
 
 
 def _check_nonnegative(value: Any, name: str) -> Any:
-    if isinstance(value, numbers.Real) and (value < 0 or value != value):
+    """A non-negative number, or a traced array (e.g. a swept hyperparameter inside ``vmap``)."""
+    if isinstance(value, jax.Array) and not isinstance(value, bool):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0 or value != value:
         raise ValueError(f"{name}: expected a non-negative number, got {value!r}")
     return value
 
@@ -172,10 +192,6 @@ def _step_size_optimizer(learning_rate: Any, name: str) -> optax.GradientTransfo
 
 
 # -- shared pieces ------------------------------------------------------------------------------------------------
-def _update(opt, grads, opt_state, params):
-    return opt.update(grads, opt_state, params)
-
-
 def _move(game, geometry, x, y, ux, uy):
     return (
         retract(game.x_constraint, geometry, x, ux),
@@ -199,8 +215,8 @@ def _direction_step(name: str, direction: Callable, opt_x, opt_y, geometry: str,
 
     def step(game, x, y, state, key):
         gx, gy = direction(game, x, y, key)
-        ux, sx = _update(opt_x, gx, state.x, x)
-        uy, sy = _update(opt_y, gy, state.y, y)
+        ux, sx = opt_x.update(gx, state.x, x)
+        uy, sy = opt_y.update(gy, state.y, y)
         x, y = _move(game, geometry, x, y, ux, uy)
         return x, y, PairState(sx, sy)
 
@@ -273,7 +289,7 @@ def alternating_gda(
             def body(carry, i):
                 p, s = carry
                 g = grad_fn(p, other, jax.random.fold_in(key, i))
-                u, s = _update(opt, g, s, p)
+                u, s = opt.update(g, s, p)
                 return (retract(constraint, geometry, p, u), s), None
 
             (mover, opt_state), _ = jax.lax.scan(body, (mover, opt_state), jnp.arange(n))
@@ -327,12 +343,12 @@ def extragradient(opt_x, opt_y=None, *, geometry: str = "euclidean", resample: b
         k1 = jax.random.fold_in(key, 0)
         k2 = jax.random.fold_in(key, 1) if resample else k1
         gx, gy = game.vector_field(x, y, k1)
-        ux, sx = _update(opt_x, gx, state.x, x)
-        uy, sy = _update(opt_y, gy, state.y, y)
+        ux, sx = opt_x.update(gx, state.x, x)
+        uy, sy = opt_y.update(gy, state.y, y)
         x_half, y_half = _move(game, geometry, x, y, ux, uy)
         gx, gy = game.vector_field(x_half, y_half, k2)
-        ux, sx = _update(opt_x, gx, sx, x)
-        uy, sy = _update(opt_y, gy, sy, y)
+        ux, sx = opt_x.update(gx, sx, x)
+        uy, sy = opt_y.update(gy, sy, y)
         x, y = _move(game, geometry, x, y, ux, uy)
         return x, y, PairState(sx, sy)
 
@@ -369,8 +385,8 @@ def optimistic_gda(opt_x, opt_y=None, *, optimism: float = 1.0, geometry: str = 
 
     def step(game, x, y, state, key):
         gx, gy = game.vector_field(x, y, key)
-        ux, sx = _update(opt_x, gx, state.x, x)
-        uy, sy = _update(opt_y, gy, state.y, y)
+        ux, sx = opt_x.update(gx, state.x, x)
+        uy, sy = opt_y.update(gy, state.y, y)
         px = _tree.where(state.initial, ux, state.prev_x)
         py = _tree.where(state.initial, uy, state.prev_y)
         dx = jax.tree.map(lambda u, p: (1 + beta) * u - beta * p, ux, px)
@@ -404,8 +420,8 @@ def past_extragradient(opt_x, opt_y=None, *, geometry: str = "euclidean") -> Sol
         x_half = _tree.where(state.initial, x, x_half)
         y_half = _tree.where(state.initial, y, y_half)
         gx, gy = game.vector_field(x_half, y_half, key)
-        ux, sx = _update(opt_x, gx, state.x, x)
-        uy, sy = _update(opt_y, gy, state.y, y)
+        ux, sx = opt_x.update(gx, state.x, x)
+        uy, sy = opt_y.update(gy, state.y, y)
         x, y = _move(game, geometry, x, y, ux, uy)
         return x, y, OptimisticState(sx, sy, ux, uy, jnp.zeros_like(state.initial))
 
@@ -456,6 +472,9 @@ def sga(opt_x, opt_y=None, *, lam: float = 1.0, align: bool = False, eps: float 
       A :class:`Solver` counted as three gradient evaluations per step (F, a JVP and a VJP).
     """
     opt_x, opt_y = _optimizers(opt_x, opt_y)
+    if isinstance(lam, bool) or not isinstance(lam, (numbers.Real, jax.Array)):
+        raise ValueError(f"lam: expected a number, got {lam!r}")
+    eps = _check_nonnegative(eps, "eps")
 
     def direction(game, x, y, key):
         fn = lambda x_, y_: game.vector_field(x_, y_, key)  # noqa: E731
@@ -495,8 +514,9 @@ def competitive_gradient(opt_x, opt_y=None, *, eta: float, cg_steps: int = 10) -
       cg_steps: Krylov iterations per step (exact on an n-dimensional quadratic game once ``cg_steps >= n``).
 
     Returns:
-      A :class:`Solver` counting ``3 + 2 * cg_steps`` gradient evaluations per step (F, then one
-      Hessian-vector product each for the right-hand side, the y direction and two per iteration).
+      A :class:`Solver` counting ``5 + 2 * cg_steps`` gradient evaluations per step: F, and each Hessian-vector
+      product as one (the right-hand side, the y direction, the Krylov solver's initial residual (two) and two
+      per iteration).
     """
     opt_x, opt_y = _optimizers(opt_x, opt_y)
     if isinstance(eta, bool) or not isinstance(eta, (numbers.Real, jax.Array)):
@@ -526,7 +546,7 @@ def competitive_gradient(opt_x, opt_y=None, *, eta: float, cg_steps: int = 10) -
         dy = _tree.axpy(-eta, C(dx), gy)
         return dx, dy
 
-    return _direction_step("competitive_gradient", direction, opt_x, opt_y, "euclidean", 3.0 + 2.0 * cg_steps)
+    return _direction_step("competitive_gradient", direction, opt_x, opt_y, "euclidean", 5.0 + 2.0 * cg_steps)
 
 
 def proximal_point(learning_rate: float, *, inner_steps: int = 20, geometry: str = "euclidean") -> Solver:
@@ -557,9 +577,10 @@ def proximal_point(learning_rate: float, *, inner_steps: int = 20, geometry: str
         return ()
 
     def step(game, x, y, state, key):
-        def body(w, i):
+        def body(w, _):
+            # One sample per step: every fixed-point iteration solves the proximal step of the same F.
             wx, wy = w
-            gx, gy = game.vector_field(wx, wy, jax.random.fold_in(key, i))
+            gx, gy = game.vector_field(wx, wy, key)
             return _move(game, geometry, x, y, _tree.scale(-eta, gx), _tree.scale(-eta, gy)), None
 
         (x, y), _ = jax.lax.scan(body, (x, y), jnp.arange(inner_steps))

@@ -227,7 +227,7 @@ def test_competitive_gradient_matches_the_dense_formula(x64):
         x, y = x - eta * dx, y + eta * (A.T @ x - eta * A.T @ dx)
     np.testing.assert_allclose(res.x, x, atol=1e-12)
     np.testing.assert_allclose(res.y, y, atol=1e-12)
-    assert float(res.trace["grad_evals"][-1]) == 6 * (3 + 2 * 5)
+    assert float(res.trace["grad_evals"][-1]) == 6 * (5 + 2 * 5)
 
 
 def test_competitive_gradient_general_sum_path_agrees_with_zero_sum(x64):
