@@ -7,6 +7,7 @@ names and a grid of step sizes. This module is pure library code: no printing, n
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -211,7 +212,9 @@ def compare(
             result = jax.block_until_ready(executable(_step_size_array(lr), keys))
             seconds = time.perf_counter() - start
             row = {"game": game.name, "solver": name, "step_size": float(lr), "steps": steps, "seeds": seeds}
-            row.update(summarise(game, factory(lr), result))
+            solver = factory(lr)
+            radius = _equilibrium_radius(game, factory, lr, solver.period)
+            row.update(summarise(game, solver, result, radius=radius))
             row.update(compile_seconds=compile_seconds, seconds=seconds)
             if keep_results:
                 row.update(result=result, factory=factory)
@@ -224,37 +227,52 @@ def compare(
     return rows
 
 
-def summarise(game: Game, solver: solvers.Solver, result) -> dict:
-    """Summary statistics of a batched result (leading axis = seeds) of one solver on one game."""
+def summarise(game: Game, solver: solvers.Solver, result, *, radius: Any = "auto") -> dict:
+    """Summary statistics of a batched result (leading axis = seeds) of one solver on one game.
+
+    Rates are measured on each seed's records before its divergence step (after it, a trace repeats the last
+    finite iterate's metrics). ``radius`` is the spectral radius at the equilibrium; ``"auto"`` computes it when the
+    game knows a single equilibrium.
+    """
     trace = result.trace
     metric = diagnostics.default_metric(trace)
-    final = np.asarray(trace[metric][:, -1], np.float64)
-    initial = np.asarray(trace[metric][:, 0], np.float64)
-    verdicts = diagnostics.classify(result, metric)
-    labels, counts = np.unique(np.asarray(verdicts, dtype=str), return_counts=True)
-    diverged = np.asarray(result.diverged_step)
-    radius = None
-    if game.equilibrium is not None and game.distance is None:
-        try:
-            radius = update_spectrum(game, solver, *game.equilibrium)[1]
-        except Exception:  # noqa: BLE001 - a radius is a bonus; non-smooth players (projections) may not have one
-            radius = None
     with np.errstate(all="ignore"):
-        rate_step = diagnostics.empirical_rate(trace, metric)
-        rate_eval = diagnostics.empirical_rate(trace, metric, per="grad_eval")
+        final = np.asarray(trace[metric][:, -1], np.float64)
+        initial = np.asarray(trace[metric][:, 0], np.float64)
+        verdicts = diagnostics.classify(result, metric)
+        labels, counts = np.unique(np.asarray(verdicts, dtype=str), return_counts=True)
+        diverged = np.asarray(result.diverged_step)
+        finite_part = dict(trace)
+        steps = np.asarray(trace["step"])
+        before = (diverged[:, None] < 0) | (steps < diverged[:, None])
+        finite_part[metric] = np.where(before, np.asarray(trace[metric], np.float64), np.nan)
+        rate_step = diagnostics.empirical_rate(finite_part, metric)
+        rate_eval = diagnostics.empirical_rate(finite_part, metric, per="grad_eval")
+        final_mean, final_sd = float(np.mean(final)), float(np.std(final))
+    if isinstance(radius, str) and radius == "auto":
+        radius = None
+        if _has_single_equilibrium(game):
+            try:
+                radius = update_spectrum(game, solver, *game.equilibrium)[1]
+            except Exception:  # noqa: BLE001 - a radius is a bonus; non-smooth players (projections) may lack one
+                radius = None
     return {
         "metric": metric,
         "initial": float(np.mean(initial)),
-        "final": float(np.mean(final)),
-        "final_sd": float(np.std(final)),
+        "final": final_mean,
+        "final_sd": final_sd,
         "rate_step": _nanmedian(rate_step),
         "rate_eval": _nanmedian(rate_eval),
         "radius": radius,
         "verdict": str(labels[np.argmax(counts)]),
         "verdicts": {str(k): int(v) for k, v in zip(labels, counts)},
         "diverged_at": int(diverged[diverged >= 0].min()) if np.any(diverged >= 0) else None,
-        "grad_evals": float(np.asarray(trace["grad_evals"])[0, -1]),
+        "grad_evals": float(np.max(np.asarray(trace["grad_evals"])[:, -1])),
     }
+
+
+def _has_single_equilibrium(game: Game) -> bool:
+    return game.equilibrium is not None and game.distance is None
 
 
 _update_jacobian = jax.jit(diagnostics.update_jacobian, static_argnums=(0, 1))
@@ -264,10 +282,30 @@ def update_spectrum(game: Game, solver: solvers.Solver, x, y) -> tuple[np.ndarra
     """Eigenvalues of ``solver``'s linearised update at (x, y) and its per-step spectral radius.
 
     The same quantities as :func:`minimax.update_eigenvalues` and :func:`minimax.spectral_radius`, with the
-    update's Jacobian built in one compiled call (a comparison needs one per cell; eagerly, each costs more).
+    update's Jacobian built in one compiled call (eagerly, each costs more).
     """
-    eig = np.linalg.eigvals(np.asarray(_update_jacobian(game, solver, x, y), np.complex128))
-    return eig, float(np.max(np.abs(eig)) ** (1.0 / solver.period))
+    return _spectrum(_update_jacobian(game, solver, x, y), solver.period)
+
+
+def _spectrum(matrix, period: int) -> tuple[np.ndarray, float]:
+    eig = np.linalg.eigvals(np.asarray(matrix, np.complex128))
+    return eig, float(np.max(np.abs(eig)) ** (1.0 / period))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _jacobian_by_step_size(game: Game, factory: Callable):
+    """``lr -> update Jacobian of factory(lr) at the equilibrium``, compiled once for all step sizes."""
+    x, y = game.equilibrium
+    return jax.jit(lambda lr: diagnostics.update_jacobian(game, factory(lr), x, y))
+
+
+def _equilibrium_radius(game: Game, factory: Callable, step_size: float, period: int) -> Optional[float]:
+    if not _has_single_equilibrium(game):
+        return None
+    try:
+        return _spectrum(_jacobian_by_step_size(game, factory)(_step_size_array(step_size)), period)[1]
+    except Exception:  # noqa: BLE001 - as in summarise: a radius is a bonus
+        return None
 
 
 def _nanmedian(values) -> Optional[float]:

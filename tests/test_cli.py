@@ -274,3 +274,13 @@ def test_each_cell_equals_separate_runs_and_step_sizes_share_a_compilation():
 def test_compare_rejects_bad_progress():
     with pytest.raises(TypeError, match="progress: expected a function"):
         comparison.compare(games.bilinear(jnp.eye(1)), ["simultaneous"], steps=5, progress=3)
+
+
+def test_rates_of_a_diverged_run_are_measured_before_the_divergence():
+    """After a non-finite iterate a trace repeats the last finite metrics; rates must not see that flat tail."""
+    game = games.bilinear(jnp.array([[1.0]]))
+    (row,) = comparison.compare(game, ["simultaneous"], step_sizes=[1.5], steps=400, seeds=2)
+    assert row["verdict"] == "diverged" and 0 < row["diverged_at"] < 400
+    np.testing.assert_allclose(row["rate_step"], np.sqrt(1 + 1.5**2), rtol=1e-4)  # sqrt(1 + eta^2 sigma^2)
+    np.testing.assert_allclose(row["rate_eval"], np.sqrt(1 + 1.5**2), rtol=1e-4)
+    np.testing.assert_allclose(row["radius"], np.sqrt(1 + 1.5**2), rtol=1e-6)

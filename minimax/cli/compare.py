@@ -81,7 +81,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "Example: --seed 1")
     p.add_argument("--json", metavar="PATH",
                    help="also write the table's rows (with more fields) as a JSON list to PATH ('-': standard "
-                   "output, the table then goes to standard error). Example: --json rows.json")
+                   "output, the table then goes to standard error); non-finite numbers are written as null. "
+                   "Example: --json rows.json")
     p.add_argument("--csv", metavar="PATH",
                    help="also write the rows as CSV to PATH ('-': standard output). Example: --csv rows.csv")
     p.add_argument("--out", metavar="DIR",
@@ -168,9 +169,9 @@ def _is_bare(args) -> bool:
 
 # -- output ---------------------------------------------------------------------------------------------------------
 def _fmt(value, spec: str, width: int) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if value is None:
         return f"{'-':>{width}}"
-    return format(value, spec)
+    return format(value, spec)  # inf and nan print as such
 
 
 def _verdict(row) -> str:
