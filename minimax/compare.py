@@ -22,7 +22,8 @@ from minimax import diagnostics, solvers
 from minimax.driver import run
 from minimax.game import Game
 
-__all__ = ["SOLVERS", "compare", "compile_cell", "iterate", "run_cell", "summarise", "update_spectrum"]
+__all__ = ["SOLVERS", "compare", "compile_cell", "iterate", "run_cell", "starting_points", "summarise",
+           "update_spectrum"]
 
 #: Solver factories by name, each a function of one step size (used for both players, plain SGD steps).
 SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
@@ -66,30 +67,54 @@ def _metric_items(metrics: Optional[Mapping[str, Callable]]) -> tuple:
     return tuple(sorted(metrics.items()))
 
 
-def compile_cell(game: Game, factory: Callable, step_size: float, keys: jax.Array, *, steps: int,
+def starting_points(game: Game, keys: jax.Array):
+    """``game.init`` of each key, batched: the starting points ``(x0s, y0s)`` that :func:`minimax.run` would draw.
+
+    Drawn once per comparison and passed to every cell, so that the cells do not each compile the sampler (a
+    Dirichlet draw for matrix games costs more to compile than the rest of a run).
+    """
+    if game.init is None:
+        raise ValueError(f"game: {game.name!r} has no init function, so compare cannot draw starting points")
+    return _batched_init(game)(keys)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _batched_init(game: Game):
+    return jax.jit(jax.vmap(lambda key: game.init(key)))
+
+
+def _signature(tree) -> tuple:
+    leaves, treedef = jax.tree.flatten(tree)
+    return (treedef,) + tuple((tuple(leaf.shape), str(leaf.dtype)) for leaf in leaves)
+
+
+def compile_cell(game: Game, factory: Callable, step_size: float, keys: jax.Array, starts, *, steps: int,
                  record_every: Optional[int] = None, metrics: Optional[Mapping[str, Callable]] = None,
                  progress: Optional[Callable] = None):
-    """The compiled, vmapped run of ``factory(step_size)`` over ``keys``, and the seconds spent compiling it.
+    """The compiled, vmapped run of ``factory(step_size)`` over ``keys`` and ``starts``, and its compile seconds.
 
-    The step size is an argument of the compiled function, not a constant in it, so every step size of one
-    solver on one game reuses one compilation: executables are cached by game, factory, steps, thinning,
-    metrics, progress callback and the shapes and dtypes of the arguments (``compile_seconds`` is 0 on a hit).
-    Call the executable as ``executable(jnp.asarray(step_size, dtype), keys)``; :func:`run_cell` does.
+    Seed i runs ``mm.run(game, factory(step_size), key=keys[i], x0=x0s[i], y0=y0s[i], ...)`` with
+    ``starts = (x0s, y0s)`` (see :func:`starting_points`). The step size is an argument of the compiled function,
+    not a constant in it, so every step size of one solver on one game reuses one compilation: executables are
+    cached by game, factory, steps, thinning, metrics, progress callback and the shapes and dtypes of the arguments
+    (``compile_seconds`` is 0 on a hit). Call the executable as ``executable(jnp.asarray(step_size), keys,
+    starts)``; :func:`run_cell` does.
     """
     lr = _step_size_array(step_size)
     items = _metric_items(metrics)
-    cache_key = (game, factory, steps, record_every, items, progress, keys.shape, str(keys.dtype),
-                 str(lr.dtype), bool(jax.config.jax_enable_x64))
+    cache_key = (game, factory, steps, record_every, items, progress, _signature((lr, keys, starts)),
+                 bool(jax.config.jax_enable_x64))
     if cache_key in _compiled_cells:
         _compiled_cells.move_to_end(cache_key)
         return _compiled_cells[cache_key], 0.0
 
-    def one(lr_, key):
-        return run(game, factory(lr_), steps=steps, key=key, record_every=record_every, metrics=dict(items) or None,
-                   on_divergence="ignore", progress=progress)
+    def one(lr_, key, start_):
+        x0, y0 = start_
+        return run(game, factory(lr_), steps=steps, key=key, x0=x0, y0=y0, record_every=record_every,
+                   metrics=dict(items) or None, on_divergence="ignore", progress=progress)
 
     start = time.perf_counter()
-    executable = jax.jit(jax.vmap(one, in_axes=(None, 0))).lower(lr, keys).compile()
+    executable = jax.jit(jax.vmap(one, in_axes=(None, 0, 0))).lower(lr, keys, starts).compile()
     seconds = time.perf_counter() - start
     _compiled_cells[cache_key] = executable
     if len(_compiled_cells) > _CACHE_SIZE:
@@ -103,21 +128,23 @@ def _step_size_array(step_size) -> jax.Array:
 
 def run_cell(game: Game, factory: Callable, step_size: float, keys: jax.Array, *, steps: int,
              record_every: Optional[int] = None, metrics: Optional[Mapping[str, Callable]] = None,
-             progress: Optional[Callable] = None):
+             progress: Optional[Callable] = None, starts=None):
     """Runs ``factory(step_size)`` on ``game`` once per key, as one compiled vmapped call.
 
-    The step size is traced, so every step size of a solver reuses one compilation (see :func:`compile_cell`).
-    ``metrics`` and ``progress`` are passed to :func:`minimax.run`; ``progress`` is called from the compiled loop
-    (once per record, not once per key).
+    Each key's run starts from ``game.init(key)`` (or from ``starts = (x0s, y0s)``, batched like the keys) and is
+    the run ``mm.run(game, factory(step_size), key=key)`` would make. The step size is traced, so every step size
+    of a solver reuses one compilation (see :func:`compile_cell`). ``metrics`` and ``progress`` are passed to
+    :func:`minimax.run`; ``progress`` is called from the compiled loop (once per record, not once per key).
 
     Returns:
       The batched :class:`minimax.Result` (leading axis: keys) and the wall time of this call in seconds,
       compilation included when it happened.
     """
     start = time.perf_counter()
-    executable, _ = compile_cell(game, factory, step_size, keys, steps=steps, record_every=record_every,
+    starts = starting_points(game, keys) if starts is None else starts
+    executable, _ = compile_cell(game, factory, step_size, keys, starts, steps=steps, record_every=record_every,
                                  metrics=metrics, progress=progress)
-    result = jax.block_until_ready(executable(_step_size_array(step_size), keys))
+    result = jax.block_until_ready(executable(_step_size_array(step_size), keys, starts))
     return result, time.perf_counter() - start
 
 
@@ -198,6 +225,7 @@ def compare(
     factories = [_factory(s) for s in solver_names]
     key = jax.random.key(0) if key is None else key
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(seeds))
+    starts = starting_points(game, keys)
     record_every = record_every or max(1, steps // (1000 if record_iterates else 200))
     metrics = {"z": iterate} if record_iterates else None
     cell_progress = None if progress is None else _CellProgress(progress, len(factories) * len(step_sizes))
@@ -205,11 +233,11 @@ def compare(
     rows = []
     for name, factory in factories:
         for lr in step_sizes:
-            executable, compile_seconds = compile_cell(game, factory, lr, keys, steps=steps,
+            executable, compile_seconds = compile_cell(game, factory, lr, keys, starts, steps=steps,
                                                        record_every=record_every, metrics=metrics,
                                                        progress=cell_progress)
             start = time.perf_counter()
-            result = jax.block_until_ready(executable(_step_size_array(lr), keys))
+            result = jax.block_until_ready(executable(_step_size_array(lr), keys, starts))
             seconds = time.perf_counter() - start
             row = {"game": game.name, "solver": name, "step_size": float(lr), "steps": steps, "seeds": seeds}
             solver = factory(lr)
