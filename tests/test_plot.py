@@ -47,9 +47,10 @@ def test_phase_portrait_draws_each_trajectory_over_the_flow(bilinear_rows):
         np.testing.assert_allclose(lines[r["solver"]].get_xydata(), z, rtol=1e-6)
     assert "equilibrium" in lines
     assert len(ax.collections) >= 1  # the stream plot's lines
-    start = np.asarray(rows[0]["result"].trace["z"][1, 0])
-    half = 1.5 * max(1.0, np.max(np.abs(start)))
-    np.testing.assert_allclose(ax.get_xlim(), (-half, half), rtol=1e-6)
+    # the default frame: a square around the equilibrium, 1.3 times the farthest point of these bounded runs
+    farthest = max(np.max(np.linalg.norm(np.asarray(r["result"].trace["z"][1]), axis=1)) for r in rows)
+    np.testing.assert_allclose(ax.get_xlim(), (-1.3 * farthest, 1.3 * farthest), rtol=1e-6)
+    np.testing.assert_allclose(ax.get_ylim(), ax.get_xlim())
     assert ax.get_xlabel() == "x (minimiser)" and ax.get_ylabel() == "y (maximiser)"
 
 
@@ -75,7 +76,7 @@ def test_convergence_draws_the_geometric_mean_and_a_band(bilinear_rows):
     np.testing.assert_allclose(lines["extragradient"].get_ydata(),
                                10 ** np.mean(np.log10(np.asarray(eg["dist"])), axis=0), rtol=1e-6)
     np.testing.assert_allclose(lines["extragradient"].get_xdata(), np.asarray(eg["grad_evals"][0]))
-    predicted = lines["extragradient: predicted 0.99504ᵗ"].get_ydata()
+    predicted = lines["predicted: ρᵗ from the first value"].get_ydata()
     last_step = np.asarray(eg["step"])[0, -1]
     np.testing.assert_allclose(predicted[-1] / predicted[0], 0.99504**last_step, rtol=1e-6)
     assert len(ax.collections) == 2  # one band per solver, 3 seeds each

@@ -148,7 +148,7 @@ def phase_portrait(
         ``"z"``, or a Result; a batched one draws seed ``seed``. Drawn from a circle (start) to a square (end).
       ax: the Axes to draw on (default: a new figure).
       bounds: ``(xmin, xmax, ymin, ymax)``; default: a square around the equilibrium (or origin) that holds the
-        trajectories' starting points with a margin.
+        starting points and the trajectories that stay bounded, with a margin.
       density: stream-line density (matplotlib's ``streamplot``).
       resolution: grid points per axis at which F is evaluated.
       seed: which seed of batched trajectories to draw.
@@ -172,8 +172,11 @@ def phase_portrait(
     if game.equilibrium is not None:
         centre = np.asarray(ravel_pytree(game.equilibrium)[0], np.float64)
     if bounds is None:
-        reach = max([1.0] + [float(np.max(np.abs(z[0] - centre))) for z in paths.values()])
-        half = 1.5 * reach
+        # Frame the starting points and every trajectory that stays bounded (a cycle, a limit cycle), but not
+        # the ones that run away: those leave the frame.
+        start = max([1.0] + [float(np.linalg.norm(z[0] - centre)) for z in paths.values()])
+        spans = [float(np.max(np.linalg.norm(z - centre, axis=1))) for z in paths.values() if np.all(np.isfinite(z))]
+        half = 1.3 * max([start] + [s for s in spans if s <= 4 * start])
         bounds = (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
     if len(bounds) != 4 or not (bounds[0] < bounds[1] and bounds[2] < bounds[3]):
         raise ValueError(f"bounds: expected (xmin, xmax, ymin, ymax) with min < max, got {tuple(bounds)}")
@@ -232,8 +235,8 @@ def convergence(
       metric: the trace entry to draw (default: ``dist``, else ``gap``, else ``grad_norm``).
       x: ``"step"`` or ``"grad_evals"``.
       ax: the Axes to draw on (default: a new figure).
-      predicted: ``{label: rate}``, a per-step factor (e.g. a spectral radius or a closed form) drawn dashed as
-        ``metric_0 · rate^step`` from the curve's first value.
+      predicted: ``{label: rate}``, a per-step factor (e.g. a spectral radius or a closed form) drawn as a thin
+        black dashed line ``metric_0 · rate^step`` from the curve's first value, over the measured curve.
       title: the Axes title.
       legend: draw a legend.
 
@@ -250,6 +253,7 @@ def convergence(
         if label not in traces:
             raise ValueError(f"predicted: {label!r} is not one of the traces' labels {list(traces)}")
     seeds_seen = set()
+    drawn_prediction = False
     for i, (label, obj) in enumerate(traces.items()):
         trace = _trace_of(obj)
         name = metric or diagnostics.default_metric(trace)
@@ -263,14 +267,17 @@ def convergence(
             logm = np.where(m > 0, np.log10(m), np.nan)
             mean, sd = np.nanmean(logm, axis=0), np.nanstd(logm, axis=0)
         color = solver_color(label, i)
-        ax.plot(axis, 10**mean, color=color, lw=1.7, label=label)
+        ax.plot(axis, 10**mean, color=color, lw=2.6 if predicted else 1.7, alpha=0.75 if predicted else 1.0,
+                label=label)
         if m.shape[0] > 1:
             ax.fill_between(axis, 10 ** (mean - sd), 10 ** (mean + sd), color=color, alpha=0.2, lw=0)
         if label in predicted:
             rate = float(predicted[label])
             with np.errstate(over="ignore"):
                 ref = 10 ** mean[0] * rate ** (steps - steps[0])
-            ax.plot(axis, ref, color=color, lw=1.2, ls="--", label=f"{label}: predicted {rate:.6g}ᵗ")
+            ax.plot(axis, ref, color="black", lw=1.0, ls=(0, (4, 3)), zorder=5,
+                    label=None if drawn_prediction else "predicted: ρᵗ from the first value")
+            drawn_prediction = True
     ax.set_yscale("log")
     ax.set_xlabel(_X_LABELS[x])
     ax.set_ylabel(METRIC_LABELS.get(metric or "", metric) if metric else _metric_label(traces))
@@ -280,7 +287,7 @@ def convergence(
     if legend:
         n = max(seeds_seen)
         ax.legend(fontsize="small", title=f"{n} seeds: geometric mean ± 1 sd" if n > 1 else None,
-                  title_fontsize="small")
+                  title_fontsize="small", loc="best")
     return ax
 
 
