@@ -156,3 +156,18 @@ def test_comparison_figures_pick_the_plots_that_fit_the_game(bilinear_rows, rps_
     assert sorted(plot.comparison_figures(game, rows)) == ["convergence", "simplex"]
     with pytest.raises(ValueError, match="keep_results=True"):
         plot.comparison_figures(game, [{"solver": "omwu"}])
+
+
+def test_rates_against_step_size_draws_measured_rates_radii_and_closed_forms(bilinear_rows):
+    game, _ = bilinear_rows
+    rows = comparison.compare(game, ["simultaneous"], step_sizes=[0.2, 0.4], steps=60, seeds=3,
+                              record_iterates=True)
+    ax = plot.rates_against_step_size(rows, closed_forms={"simultaneous": lambda e: np.sqrt(1 + e**2)})
+    closed, measured, radius = ax.get_lines()[:3]
+    np.testing.assert_allclose(closed.get_ydata(), np.sqrt(1 + closed.get_xdata() ** 2))
+    np.testing.assert_allclose(measured.get_xydata(), [[r["step_size"], r["rate_step"]] for r in rows])
+    np.testing.assert_allclose(radius.get_ydata(), np.sqrt(1 + np.array([0.2, 0.4]) ** 2), rtol=1e-6)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "simultaneous", "closed form", "measured", "spectral radius at equilibrium"]
+    with pytest.raises(ValueError, match="closed_forms: 'extragradient' is not one of the rows' solvers"):
+        plot.rates_against_step_size(rows, closed_forms={"extragradient": np.sqrt})

@@ -31,6 +31,7 @@ __all__ = [
     "convergence_figure",
     "jacobian_spectrum",
     "phase_portrait",
+    "rates_against_step_size",
     "simplex_trajectories",
     "solver_color",
     "update_spectra",
@@ -308,6 +309,75 @@ def convergence_figure(traces: Mapping[str, Any], *, metric: Optional[str] = Non
     return fig
 
 
+def rates_against_step_size(
+    rows: Sequence[Mapping],
+    *,
+    closed_forms: Optional[Mapping[str, Any]] = None,
+    per: str = "step",
+    ax=None,
+    title: Optional[str] = None,
+):
+    """Measured contraction factors against the step size, one series per solver, from a comparison's rows.
+
+    Circles: the measured rate (``rate_step`` or ``rate_eval``); crosses: the spectral radius at the equilibrium
+    (per step only, when the rows have one); lines: ``closed_forms[solver](eta)`` where given. Below the dotted
+    line at 1 a method converges, above it it moves away.
+
+    Args:
+      rows: rows of :func:`minimax.compare.compare` over several step sizes.
+      closed_forms: ``{solver: fn(step_size) -> factor}`` drawn as lines.
+      per: ``"step"`` or ``"grad_eval"``.
+      ax: the Axes to draw on (default: a new figure).
+      title: the Axes title.
+
+    Returns:
+      The Axes.
+    """
+    if per not in ("step", "grad_eval"):
+        raise ValueError(f"per: expected 'step' or 'grad_eval', got {per!r}")
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows: expected the rows of compare(...) over several step sizes")
+    solvers = list(dict.fromkeys(r["solver"] for r in rows))
+    closed_forms = dict(closed_forms or {})
+    for name in closed_forms:
+        if name not in solvers:
+            raise ValueError(f"closed_forms: {name!r} is not one of the rows' solvers {solvers}")
+    ax = _new_ax(ax, (7.0, 4.4))
+    etas = np.array([r["step_size"] for r in rows], np.float64)
+    fine = np.linspace(0.0, etas.max() * 1.05, 400)[1:]
+    key = "rate_step" if per == "step" else "rate_eval"
+    from matplotlib.lines import Line2D
+
+    handles, kinds = [], set()
+    for i, name in enumerate(solvers):
+        color = solver_color(name, i)
+        handles.append(Line2D([], [], color=color, lw=6, alpha=0.6, label=name))
+        mine = [r for r in rows if r["solver"] == name]
+        if name in closed_forms:
+            ax.plot(fine, [closed_forms[name](e) for e in fine], color=color, lw=1.3)
+            kinds.add("closed")
+        pts = [(r["step_size"], r[key]) for r in mine if r[key] is not None]
+        if pts:
+            ax.plot(*zip(*pts), "o", color=color, mfc="none", ms=7, mew=1.4)
+            kinds.add("measured")
+        radii = [(r["step_size"], r["radius"]) for r in mine if r.get("radius") is not None]
+        if per == "step" and radii:
+            ax.plot(*zip(*radii), "x", color=color, ms=5)
+            kinds.add("radius")
+    styles = {"closed": dict(color="black", lw=1.3, label="closed form"),
+              "measured": dict(color="black", ls="", marker="o", mfc="none", ms=7, label="measured"),
+              "radius": dict(color="black", ls="", marker="x", ms=5, label="spectral radius at equilibrium")}
+    handles += [Line2D([], [], **styles[k]) for k in ("closed", "measured", "radius") if k in kinds]
+    ax.axhline(1, color="0.4", lw=0.8, ls=":")
+    ax.set_xlabel("step size η")
+    ax.set_ylabel("factor per step" if per == "step" else "factor per gradient evaluation")
+    ax.set_title(title if title is not None else "contraction factor against the step size")
+    ax.grid(True, alpha=0.3)
+    _legend_outside(ax, handles=handles)
+    return ax
+
+
 # -- spectra -------------------------------------------------------------------------------------------------------
 def _point(game: Game, point):
     if point is not None:
@@ -508,7 +578,7 @@ def simplex_trajectories(
         fig.suptitle(title)
         return fig
 
-    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.4), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.0), layout="constrained")
     for p, (ax, size, offset, who) in enumerate(zip(axes, (n, m), (0, n), ("x (minimiser)", "y (maximiser)"))):
         names = list(actions[p])
         if size == 3:
