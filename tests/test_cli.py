@@ -284,3 +284,12 @@ def test_rates_of_a_diverged_run_are_measured_before_the_divergence():
     np.testing.assert_allclose(row["rate_step"], np.sqrt(1 + 1.5**2), rtol=1e-4)  # sqrt(1 + eta^2 sigma^2)
     np.testing.assert_allclose(row["rate_eval"], np.sqrt(1 + 1.5**2), rtol=1e-4)
     np.testing.assert_allclose(row["radius"], np.sqrt(1 + 1.5**2), rtol=1e-6)
+
+
+def test_without_matplotlib_an_explicit_out_is_refused_and_the_bare_run_skips_plots(
+        monkeypatch, capsys, nothing_compiles, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    _usage_error(capsys, ["compare", "--out", str(tmp_path / "plots")],
+                 "--out: plots need matplotlib; install it with: python -m pip install -e '.[plot]'")
+    assert cli_compare._check_plots(str(tmp_path / "plots"), explicit=False) is False
+    assert "note: plots skipped, matplotlib is not installed" in capsys.readouterr().err
