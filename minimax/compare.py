@@ -7,19 +7,23 @@ names and a grid of step sizes. This module is pure library code: no printing, n
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Callable, Optional, Sequence
+from collections import OrderedDict
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
 from minimax import diagnostics, solvers
 from minimax.driver import run
 from minimax.game import Game
 
-__all__ = ["SOLVERS", "compare", "run_cell"]
+__all__ = ["SOLVERS", "compare", "compile_cell", "iterate", "run_cell", "starting_points", "summarise",
+           "update_spectrum"]
 
 #: Solver factories by name, each a function of one step size (used for both players, plain SGD steps).
 SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
@@ -46,22 +50,114 @@ def _factory(name_or_factory):
     return name_or_factory, SOLVERS[name_or_factory]
 
 
+def iterate(x, y) -> jax.Array:
+    """The iterate ``z = (x, y)`` flattened into one vector: the trace metric ``"z"`` of ``record_iterates``."""
+    return ravel_pytree((x, y))[0]
+
+
+_CACHE_SIZE = 64
+_compiled_cells: "OrderedDict[tuple, Any]" = OrderedDict()
+
+
+def _metric_items(metrics: Optional[Mapping[str, Callable]]) -> tuple:
+    if metrics is None:
+        return ()
+    if not isinstance(metrics, Mapping) or not all(callable(f) for f in metrics.values()):
+        raise TypeError("metrics: expected a mapping {name: fn(x, y)}")
+    return tuple(sorted(metrics.items()))
+
+
+def starting_points(game: Game, keys: jax.Array):
+    """``game.init`` of each key, batched: the starting points ``(x0s, y0s)`` that :func:`minimax.run` would draw.
+
+    Drawn once per comparison and passed to every cell, so that the cells do not each compile the sampler (a
+    Dirichlet draw for matrix games costs more to compile than the rest of a run).
+    """
+    if game.init is None:
+        raise ValueError(f"game: {game.name!r} has no init function, so compare cannot draw starting points")
+    return _batched_init(game)(keys)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _batched_init(game: Game):
+    return jax.jit(jax.vmap(lambda key: game.init(key)))
+
+
+def _signature(tree) -> tuple:
+    leaves, treedef = jax.tree.flatten(tree)
+    return (treedef,) + tuple((tuple(leaf.shape), str(leaf.dtype)) for leaf in leaves)
+
+
+def compile_cell(game: Game, factory: Callable, step_size: float, keys: jax.Array, starts, *, steps: int,
+                 record_every: Optional[int] = None, metrics: Optional[Mapping[str, Callable]] = None,
+                 progress: Optional[Callable] = None):
+    """The compiled, vmapped run of ``factory(step_size)`` over ``keys`` and ``starts``, and its compile seconds.
+
+    Seed i runs ``mm.run(game, factory(step_size), key=keys[i], x0=x0s[i], y0=y0s[i], ...)`` with
+    ``starts = (x0s, y0s)`` (see :func:`starting_points`). The step size is an argument of the compiled function,
+    not a constant in it, so every step size of one solver on one game reuses one compilation: executables are
+    cached by game, factory, steps, thinning, metrics, progress callback and the shapes and dtypes of the arguments
+    (``compile_seconds`` is 0 on a hit). Call the executable as ``executable(jnp.asarray(step_size), keys,
+    starts)``; :func:`run_cell` does.
+    """
+    lr = _step_size_array(step_size)
+    items = _metric_items(metrics)
+    cache_key = (game, factory, steps, record_every, items, progress, _signature((lr, keys, starts)),
+                 bool(jax.config.jax_enable_x64))
+    if cache_key in _compiled_cells:
+        _compiled_cells.move_to_end(cache_key)
+        return _compiled_cells[cache_key], 0.0
+
+    def one(lr_, key, start_):
+        x0, y0 = start_
+        return run(game, factory(lr_), steps=steps, key=key, x0=x0, y0=y0, record_every=record_every,
+                   metrics=dict(items) or None, on_divergence="ignore", progress=progress)
+
+    start = time.perf_counter()
+    executable = jax.jit(jax.vmap(one, in_axes=(None, 0, 0))).lower(lr, keys, starts).compile()
+    seconds = time.perf_counter() - start
+    _compiled_cells[cache_key] = executable
+    if len(_compiled_cells) > _CACHE_SIZE:
+        _compiled_cells.popitem(last=False)
+    return executable, seconds
+
+
+def _step_size_array(step_size) -> jax.Array:
+    return jnp.asarray(step_size, jnp.result_type(float))
+
+
 def run_cell(game: Game, factory: Callable, step_size: float, keys: jax.Array, *, steps: int,
-             record_every: Optional[int] = None):
+             record_every: Optional[int] = None, metrics: Optional[Mapping[str, Callable]] = None,
+             progress: Optional[Callable] = None, starts=None):
     """Runs ``factory(step_size)`` on ``game`` once per key, as one compiled vmapped call.
 
-    The step size is traced, so every step size of a solver reuses one compilation.
-    Returns the batched :class:`minimax.Result` (leading axis: keys) and the wall time in seconds.
+    Each key's run starts from ``game.init(key)`` (or from ``starts = (x0s, y0s)``, batched like the keys) and is
+    the run ``mm.run(game, factory(step_size), key=key)`` would make. The step size is traced, so every step size
+    of a solver reuses one compilation (see :func:`compile_cell`). ``metrics`` and ``progress`` are passed to
+    :func:`minimax.run`; ``progress`` is called from the compiled loop (once per record, not once per key).
+
+    Returns:
+      The batched :class:`minimax.Result` (leading axis: keys) and the wall time of this call in seconds,
+      compilation included when it happened.
     """
-
-    def one(lr, key):
-        return run(game, factory(lr), steps=steps, key=key, record_every=record_every, on_divergence="ignore")
-
-    batched = jax.jit(jax.vmap(one, in_axes=(None, 0)))
-    lr = jnp.asarray(step_size, jnp.result_type(float))
     start = time.perf_counter()
-    result = jax.block_until_ready(batched(lr, keys))
+    starts = starting_points(game, keys) if starts is None else starts
+    executable, _ = compile_cell(game, factory, step_size, keys, starts, steps=steps, record_every=record_every,
+                                 metrics=metrics, progress=progress)
+    result = jax.block_until_ready(executable(_step_size_array(step_size), keys, starts))
     return result, time.perf_counter() - start
+
+
+class _CellProgress:
+    """Turns each cell's ``(step, steps)`` into progress over the whole comparison; one object per comparison,
+    so that it does not defeat the cache of compiled cells (the callback is part of the compiled function)."""
+
+    def __init__(self, callback: Callable, cells: int):
+        self.callback, self.cells, self.cell = callback, cells, 0
+
+    def __call__(self, step, steps):
+        steps = int(steps)
+        self.callback(self.cell * steps + int(step), self.cells * steps)
 
 
 def compare(
@@ -73,10 +169,15 @@ def compare(
     seeds: int = 1,
     key: Optional[jax.Array] = None,
     record_every: Optional[int] = None,
+    record_iterates: bool = False,
     on_cell: Optional[Callable[[dict], None]] = None,
+    progress: Optional[Callable] = None,
     keep_results: bool = False,
 ) -> list[dict]:
     """Compares solvers on ``game`` over a grid of step sizes and seeds.
+
+    Each (solver, step size) cell runs all seeds in one compiled, vmapped call; the step sizes of one solver share
+    one compilation.
 
     Args:
       game: the game; its ``init`` draws each seed's starting point.
@@ -86,17 +187,29 @@ def compare(
       seeds: runs per cell (one vmapped call).
       key: the base key (default ``jax.random.key(0)``); seed i uses ``fold_in(key, i)``, the same starting
         points for every cell.
-      record_every: trace thinning (default: about 200 records per run).
-      on_cell: called with each row as soon as its cell is done (progress reporting).
-      keep_results: also store the batched :class:`minimax.Result` under ``"result"`` in each row.
+      record_every: trace thinning (default: about 200 records per run, 1000 with ``record_iterates``).
+      record_iterates: also record the flattened iterate ``z = (x, y)`` as ``trace["z"]`` (for phase portraits
+        and simplex plots; keep it for small games).
+      on_cell: called with each row as soon as its cell is done.
+      progress: ``progress(done, total)`` in steps over the whole comparison, called from the compiled loops
+        (e.g. a :class:`minimax.progress.ProgressBar`).
+      keep_results: also store the batched :class:`minimax.Result` under ``"result"`` and the solver factory
+        under ``"factory"`` in each row (for plots).
 
     Returns:
-      One dict per (solver, step size): ``solver``, ``step_size``, ``metric`` (``dist``, ``gap`` or
-      ``grad_norm``), ``final`` and ``final_sd`` (mean and sd over seeds of the final metric), ``initial``,
-      ``rate_step`` and ``rate_eval`` (median empirical rates per step and per gradient evaluation),
-      ``radius`` (spectral radius at the equilibrium, when the game knows a single one), ``verdict`` (the most
-      common label over seeds), ``verdicts`` (counts), ``diverged_at`` (earliest divergence step or None),
-      ``grad_evals`` and ``seconds`` (compile and run).
+      One dict per (solver, step size): ``game``, ``solver``, ``step_size``, ``steps``, ``seeds``, ``metric``
+      (``dist``, ``gap`` or ``grad_norm``), ``final`` and ``final_sd`` (mean and sd over seeds of the final
+      metric), ``initial``, ``rate_step`` and ``rate_eval`` (median empirical rates per step and per gradient
+      evaluation), ``radius`` (spectral radius at the equilibrium, when the game knows a single one), ``verdict``
+      (the most common label over seeds), ``verdicts`` (counts), ``diverged_at`` (earliest divergence step or
+      None), ``grad_evals``, ``compile_seconds`` (0 when the compilation was reused) and ``seconds`` (the
+      compiled run of all seeds).
+
+    Example:
+      >>> import games
+      >>> rows = compare(games.bilinear(jnp.eye(1)), ["extragradient"], step_sizes=[0.1, 0.2], steps=200)
+      >>> [(r["step_size"], r["verdict"]) for r in rows]
+      [(0.1, 'converged'), (0.2, 'converged')]
     """
     if not isinstance(game, Game):
         raise TypeError(f"game: expected a minimax.Game, got {type(game).__name__}")
@@ -107,56 +220,120 @@ def compare(
     step_sizes = list(step_sizes)
     if not step_sizes or any(not np.isfinite(s) or s <= 0 for s in step_sizes):
         raise ValueError(f"step_sizes: expected positive numbers, got {step_sizes!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a function of (done, total), got {type(progress).__name__}")
     factories = [_factory(s) for s in solver_names]
     key = jax.random.key(0) if key is None else key
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(seeds))
-    record_every = record_every or max(1, steps // 200)
+    starts = starting_points(game, keys)
+    record_every = record_every or max(1, steps // (1000 if record_iterates else 200))
+    metrics = {"z": iterate} if record_iterates else None
+    cell_progress = None if progress is None else _CellProgress(progress, len(factories) * len(step_sizes))
 
     rows = []
     for name, factory in factories:
         for lr in step_sizes:
-            result, seconds = run_cell(game, factory, lr, keys, steps=steps, record_every=record_every)
-            row = summarise(game, factory(lr), result)
-            row.update(solver=name, step_size=float(lr), steps=steps, seeds=seeds, seconds=seconds)
+            executable, compile_seconds = compile_cell(game, factory, lr, keys, starts, steps=steps,
+                                                       record_every=record_every, metrics=metrics,
+                                                       progress=cell_progress)
+            start = time.perf_counter()
+            result = jax.block_until_ready(executable(_step_size_array(lr), keys, starts))
+            seconds = time.perf_counter() - start
+            row = {"game": game.name, "solver": name, "step_size": float(lr), "steps": steps, "seeds": seeds}
+            solver = factory(lr)
+            radius = _equilibrium_radius(game, factory, lr, solver.period)
+            row.update(summarise(game, solver, result, radius=radius))
+            row.update(compile_seconds=compile_seconds, seconds=seconds)
             if keep_results:
-                row["result"] = result
+                row.update(result=result, factory=factory)
             rows.append(row)
+            if cell_progress is not None:
+                cell_progress.cell += 1
+                progress(cell_progress.cell * steps, cell_progress.cells * steps)
             if on_cell is not None:
                 on_cell(row)
     return rows
 
 
-def summarise(game: Game, solver: solvers.Solver, result) -> dict:
-    """Summary statistics of a batched result (leading axis = seeds) of one solver on one game."""
+def summarise(game: Game, solver: solvers.Solver, result, *, radius: Any = "auto") -> dict:
+    """Summary statistics of a batched result (leading axis = seeds) of one solver on one game.
+
+    Rates are measured on each seed's records before its divergence step (after it, a trace repeats the last
+    finite iterate's metrics). ``radius`` is the spectral radius at the equilibrium; ``"auto"`` computes it when the
+    game knows a single equilibrium.
+    """
     trace = result.trace
     metric = diagnostics.default_metric(trace)
-    final = np.asarray(trace[metric][:, -1], np.float64)
-    initial = np.asarray(trace[metric][:, 0], np.float64)
-    verdicts = diagnostics.classify(result, metric)
-    labels, counts = np.unique(np.asarray(verdicts, dtype=str), return_counts=True)
-    diverged = np.asarray(result.diverged_step)
-    radius = None
-    if game.equilibrium is not None and game.distance is None:
-        try:
-            radius = diagnostics.spectral_radius(game, solver, *game.equilibrium)
-        except Exception:  # noqa: BLE001 - a radius is a bonus; non-smooth players (projections) may not have one
-            radius = None
     with np.errstate(all="ignore"):
-        rate_step = diagnostics.empirical_rate(trace, metric)
-        rate_eval = diagnostics.empirical_rate(trace, metric, per="grad_eval")
+        final = np.asarray(trace[metric][:, -1], np.float64)
+        initial = np.asarray(trace[metric][:, 0], np.float64)
+        verdicts = diagnostics.classify(result, metric)
+        labels, counts = np.unique(np.asarray(verdicts, dtype=str), return_counts=True)
+        diverged = np.asarray(result.diverged_step)
+        finite_part = dict(trace)
+        steps = np.asarray(trace["step"])
+        before = (diverged[:, None] < 0) | (steps < diverged[:, None])
+        finite_part[metric] = np.where(before, np.asarray(trace[metric], np.float64), np.nan)
+        rate_step = diagnostics.empirical_rate(finite_part, metric)
+        rate_eval = diagnostics.empirical_rate(finite_part, metric, per="grad_eval")
+        final_mean, final_sd = float(np.mean(final)), float(np.std(final))
+    if isinstance(radius, str) and radius == "auto":
+        radius = None
+        if _has_single_equilibrium(game):
+            try:
+                radius = update_spectrum(game, solver, *game.equilibrium)[1]
+            except Exception:  # noqa: BLE001 - a radius is a bonus; non-smooth players (projections) may lack one
+                radius = None
     return {
         "metric": metric,
         "initial": float(np.mean(initial)),
-        "final": float(np.mean(final)),
-        "final_sd": float(np.std(final)),
+        "final": final_mean,
+        "final_sd": final_sd,
         "rate_step": _nanmedian(rate_step),
         "rate_eval": _nanmedian(rate_eval),
         "radius": radius,
         "verdict": str(labels[np.argmax(counts)]),
         "verdicts": {str(k): int(v) for k, v in zip(labels, counts)},
         "diverged_at": int(diverged[diverged >= 0].min()) if np.any(diverged >= 0) else None,
-        "grad_evals": float(np.asarray(trace["grad_evals"])[0, -1]),
+        "grad_evals": float(np.max(np.asarray(trace["grad_evals"])[:, -1])),
     }
+
+
+def _has_single_equilibrium(game: Game) -> bool:
+    return game.equilibrium is not None and game.distance is None
+
+
+_update_jacobian = jax.jit(diagnostics.update_jacobian, static_argnums=(0, 1))
+
+
+def update_spectrum(game: Game, solver: solvers.Solver, x, y) -> tuple[np.ndarray, float]:
+    """Eigenvalues of ``solver``'s linearised update at (x, y) and its per-step spectral radius.
+
+    The same quantities as :func:`minimax.update_eigenvalues` and :func:`minimax.spectral_radius`, with the
+    update's Jacobian built in one compiled call (eagerly, each costs more).
+    """
+    return _spectrum(_update_jacobian(game, solver, x, y), solver.period)
+
+
+def _spectrum(matrix, period: int) -> tuple[np.ndarray, float]:
+    eig = np.linalg.eigvals(np.asarray(matrix, np.complex128))
+    return eig, float(np.max(np.abs(eig)) ** (1.0 / period))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _jacobian_by_step_size(game: Game, factory: Callable):
+    """``lr -> update Jacobian of factory(lr) at the equilibrium``, compiled once for all step sizes."""
+    x, y = game.equilibrium
+    return jax.jit(lambda lr: diagnostics.update_jacobian(game, factory(lr), x, y))
+
+
+def _equilibrium_radius(game: Game, factory: Callable, step_size: float, period: int) -> Optional[float]:
+    if not _has_single_equilibrium(game):
+        return None
+    try:
+        return _spectrum(_jacobian_by_step_size(game, factory)(_step_size_array(step_size)), period)[1]
+    except Exception:  # noqa: BLE001 - as in summarise: a radius is a bonus
+        return None
 
 
 def _nanmedian(values) -> Optional[float]:

@@ -1,87 +1,308 @@
-"""``minimax compare``: which solver works on a game? A table of final distance, rates, radius and verdict."""
+"""``minimax compare``: which solver works on a game? A table of final distance, rates, radius and verdict.
+
+Everything the user typed is checked (games loaded and tried on their starting point, solvers, step sizes, output
+paths, matplotlib for plots) before anything is compiled; then each (solver, step size) cell runs all seeds in one
+compiled, vmapped call (:func:`minimax.compare.compare`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import math
+import os
+import re
 import sys
+from typing import Optional
 
 import jax
 
 import games
 from minimax import compare as comparison
+from minimax.cli._common import GAME_SPEC_HELP, UsageError, load_game, positive_int
+from minimax.driver import _check_solver_fits, check_point
+from minimax.progress import ProgressBar
 
 DEFAULT_GAMES = ("bilinear", "dirac_gan")
 DEFAULT_SOLVERS = ("simultaneous", "alternating", "extragradient", "optimistic")
+DEFAULT_OUT = "minimax-out"
+#: Option defaults; a run whose options all equal them is "bare" and writes its plots to DEFAULT_OUT.
+DEFAULTS = dict(game=None, solvers=",".join(DEFAULT_SOLVERS), step_sizes="0.1", steps=3000, seeds=4, seed=0,
+                json=None, csv=None, out=None, progress="auto")
+
+EXAMPLES = f"""\
+examples:
+  minimax                                   the built-in comparison: bilinear game and Dirac-GAN, plots in ./{DEFAULT_OUT}
+  minimax compare --game dirac_gan_r1 --solvers simultaneous,alternating --step-sizes 0.05,0.1,0.2
+  minimax compare --game rock_paper_scissors --solvers mwu,omwu,mirror_prox --steps 2000 --out plots
+  minimax compare --game notebooks/examples/my_game.py:make_game --seeds 8 --csv rows.csv
+  minimax compare --game mypackage.games:make_game --json -      (rows as JSON on stdout, the table on stderr)
+
+columns: final = mean over seeds of the metric at the last step (dist: distance to the equilibrium, else gap:
+duality gap, else grad_norm: vector-field norm); rate/step and rate/grad = measured contraction factor over the
+second half of the run per step and per gradient evaluation (below 1 converges); radius = spectral radius of the
+solver's linearised update at the equilibrium ('-' when the game knows none); verdict = converged, cycling or
+diverged (@step when an iterate became non-finite; (k/n) when only k of n seeds agree); compile and run = seconds
+(compile 0 when the step size reused a compilation).
+"""
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "compare",
-        help="compare solvers on a game",
-        description="Run each solver at each step size over several seeds (one compiled, vmapped call per cell) "
-        "and print final distance, empirical rates, spectral radius and verdict.",
-        epilog="example: minimax compare --game dirac_gan --solvers simultaneous,extragradient "
-        "--step-sizes 0.05,0.1 --seeds 4 --steps 2000",
+        help="compare solvers on a game (the default subcommand)",
+        description="Run each solver at each step size over several seeds (one compiled, vmapped call per cell)\n"
+        "and print final distance (or duality gap, or vector-field norm), empirical rates, spectral radius,\n"
+        "verdict and wall time. With no options: the built-in comparison on the bilinear game and the\n"
+        f"Dirac-GAN, with its plots written to ./{DEFAULT_OUT}.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--game", action="append", help=f"built-in game ({', '.join(games.BUILTIN)}); repeatable; "
-                   f"default: {' and '.join(DEFAULT_GAMES)}")
-    p.add_argument("--solvers", default=",".join(DEFAULT_SOLVERS),
-                   help=f"comma-separated solvers from: {', '.join(comparison.SOLVERS)}")
-    p.add_argument("--step-sizes", default="0.1", help="comma-separated positive step sizes (default 0.1)")
-    p.add_argument("--steps", type=int, default=3000, help="steps per run (default 3000)")
-    p.add_argument("--seeds", type=int, default=4, help="runs per cell, vmapped (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="base PRNG seed (default 0)")
+    p.add_argument("--game", action="append", metavar="GAME",
+                   help=f"{GAME_SPEC_HELP}; repeat for several games. Built-in: {', '.join(games.BUILTIN)}. "
+                   "A file given alone (my_game.py) means my_game.py:make_game; the function takes no arguments and "
+                   f"returns a minimax.Game with an init. Default: {' and '.join(DEFAULT_GAMES)}. "
+                   "Example: --game notebooks/examples/my_game.py:make_game")
+    p.add_argument("--solvers", default=DEFAULTS["solvers"], metavar="LIST",
+                   help=f"comma-separated solver names from: {', '.join(comparison.SOLVERS)} (mwu, omwu and "
+                   f"mirror_prox need a matrix game). Default: {DEFAULTS['solvers']}. "
+                   "Example: --solvers extragradient,optimistic")
+    p.add_argument("--step-sizes", default=DEFAULTS["step_sizes"], metavar="LIST",
+                   help="comma-separated positive step sizes, each tried with every solver (plain SGD steps, the "
+                   "same for both players). Default: 0.1. Example: --step-sizes 0.05,0.1,0.2")
+    p.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"], metavar="N",
+                   help=f"steps per run. Default: {DEFAULTS['steps']}. Example: --steps 500")
+    p.add_argument("--seeds", type=positive_int, default=DEFAULTS["seeds"], metavar="N",
+                   help=f"runs per cell, each from its own starting point game.init(key), vmapped into one call. "
+                   f"Default: {DEFAULTS['seeds']}. Example: --seeds 16")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], metavar="N",
+                   help="base PRNG seed; seed i of every cell starts from the same point. Default: 0. "
+                   "Example: --seed 1")
+    p.add_argument("--json", metavar="PATH",
+                   help="also write the table's rows (with more fields) as a JSON list to PATH ('-': standard "
+                   "output, the table then goes to standard error); non-finite numbers are written as null. "
+                   "Example: --json rows.json")
+    p.add_argument("--csv", metavar="PATH",
+                   help="also write the rows as CSV to PATH ('-': standard output). Example: --csv rows.csv")
+    p.add_argument("--out", metavar="DIR",
+                   help="write the plots (convergence against steps and gradient evaluations; phase portrait for "
+                   "games with one number per player; eigenvalues at the equilibrium; strategies on the simplex for "
+                   f"matrix games) to DIR, created if needed; needs matplotlib. Default: ./{DEFAULT_OUT} when run "
+                   "with no options, else no plots. Example: --out plots")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default=DEFAULTS["progress"],
+                   help="progress bar on standard error for runs longer than a second and a half: 'auto' draws it "
+                   "when standard error is a terminal. Default: auto. Example: --progress never")
     return p
 
 
-def _fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+# -- checking the arguments -------------------------------------------------------------------------------------------
+def _step_sizes(text: str) -> list[float]:
+    try:
+        values = [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--step-sizes: expected comma-separated positive numbers such as 0.05,0.1, got {text!r}") \
+            from None
+    if not values or any(not (math.isfinite(v) and v > 0) for v in values):
+        raise UsageError(f"--step-sizes: expected comma-separated positive numbers such as 0.05,0.1, got {text!r}")
+    return values
+
+
+def _solvers(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise UsageError(f"--solvers: expected comma-separated solver names from: {', '.join(comparison.SOLVERS)}")
+    for s in names:
+        if s not in comparison.SOLVERS:
+            raise UsageError(f"--solvers: unknown solver {s!r}; known: {', '.join(comparison.SOLVERS)}")
+    return list(dict.fromkeys(names))
+
+
+def _check_game(spec: str, label: str, game, solver_names, step_size: float, key) -> None:
+    """The game can be compared: it draws starting points, its payoff runs on them, and every solver fits it."""
+    if game.init is None:
+        raise UsageError(f"--game {spec}: the game has no init function; compare draws each seed's starting point "
+                         "from game.init(key), so give Game an init=")
+    try:
+        x0, y0 = game.init(key)
+        check_point(game, x0, y0, key)
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"--game {spec}: {str(err).splitlines()[0]}") from None
+    for name in solver_names:
+        try:
+            _check_solver_fits(game, comparison.SOLVERS[name](step_size))
+        except ValueError:
+            raise UsageError(f"--solvers: {name} works only on games whose players are both on a simplex (matrix "
+                             f"games such as rock_paper_scissors), not on {label!r}") from None
+
+
+def _check_output(path: Optional[str], option: str) -> None:
+    if path is None or path == "-":
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option}: the folder {folder!r} of {path!r} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{option}: {path!r} is a folder; expected a file name")
+
+
+def _check_plots(out: str, explicit: bool) -> bool:
+    """True when plots can be written to ``out``; without matplotlib, an explicit --out is a usage error and the
+    default one is skipped with a note."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out: {out!r} exists and is not a folder")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        if explicit:
+            raise UsageError("--out: plots need matplotlib; install it with: python -m pip install -e '.[plot]'") \
+                from None
+        print("note: plots skipped, matplotlib is not installed (python -m pip install -e '.[plot]')",
+              file=sys.stderr)
+        return False
+    return True
+
+
+def _is_bare(args) -> bool:
+    return all(getattr(args, name) == value for name, value in DEFAULTS.items())
+
+
+# -- output ---------------------------------------------------------------------------------------------------------
+def _fmt(value, spec: str, width: int) -> str:
+    if value is None:
+        return f"{'-':>{width}}"
+    return format(value, spec)  # inf and nan print as such
+
+
+def _verdict(row) -> str:
+    text = row["verdict"]
+    if row["verdict"] == "diverged" and row["diverged_at"] is not None:
+        text += f"@{row['diverged_at']}"
+    agree = row["verdicts"].get(row["verdict"], 0)
+    if agree < row["seeds"]:
+        text += f" ({agree}/{row['seeds']})"
+    return text
 
 
 def format_table(rows) -> str:
-    header = f"{'solver':<20} {'step':>6} {'metric':>9} {'final':>11} {'rate/step':>10} {'rate/grad':>10} " \
-             f"{'radius':>8} {'verdict':<10} {'seconds':>7}"
+    """The rows of one game as a fixed-width table."""
+    width = max([20] + [len(r["solver"]) for r in rows])
+    header = (f"{'solver':<{width}} {'step':>6} {'metric':>9} {'final':>10} {'rate/step':>10} {'rate/grad':>10} "
+              f"{'radius':>8}  {'verdict':<16} {'compile':>7} {'run':>7}")
     lines = [header, "-" * len(header)]
     for r in rows:
-        verdict = r["verdict"] if r["diverged_at"] is None else f"{r['verdict']}@{r['diverged_at']}"
         lines.append(
-            f"{r['solver']:<20} {r['step_size']:>6g} {r['metric']:>9} {r['final']:>11.3e} "
-            f"{_fmt(r['rate_step'], '>10.6f')} {_fmt(r['rate_eval'], '>10.6f')} {_fmt(r['radius'], '>8.5f')} "
-            f"{verdict:<10} {r['seconds']:>7.2f}"
+            f"{r['solver']:<{width}} {r['step_size']:>6g} {r['metric']:>9} {_fmt(r['final'], '>10.3e', 10)} "
+            f"{_fmt(r['rate_step'], '>10.6f', 10)} {_fmt(r['rate_eval'], '>10.6f', 10)} "
+            f"{_fmt(r['radius'], '>8.5f', 8)}  {_verdict(r):<16} {r['compile_seconds']:>7.2f} {r['seconds']:>7.3f}"
         )
     return "\n".join(lines)
 
 
+CSV_FIELDS = ("game", "solver", "step_size", "steps", "seeds", "metric", "initial", "final", "final_sd", "rate_step",
+              "rate_eval", "radius", "verdict", "verdicts", "diverged_at", "grad_evals", "compile_seconds", "seconds")
+
+
+def _plain(row) -> dict:
+    """A row without the result objects, non-finite numbers as None (JSON has no NaN)."""
+    out = {}
+    for k in CSV_FIELDS:
+        v = row[k]
+        out[k] = None if isinstance(v, float) and not math.isfinite(v) else v
+    return out
+
+
+def _write(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        with open(path, "w", newline="") as f:
+            f.write(text)
+
+
+def _csv_text(rows) -> str:
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        plain = _plain(row)
+        plain["verdicts"] = " ".join(f"{k}:{v}" for k, v in plain["verdicts"].items())
+        writer.writerow({k: "" if v is None else v for k, v in plain.items()})
+    return buf.getvalue()
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_") or "game"
+
+
+def _write_plots(game, label, rows, out) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never open a window
+    import matplotlib.pyplot as plt
+
+    from minimax.plot import dynamics
+
+    paths = []
+    for kind, fig in dynamics.comparison_figures(game, rows).items():
+        path = os.path.join(out, f"{_slug(label)}_{kind}.png")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+# -- the command ----------------------------------------------------------------------------------------------------
 def main(args) -> int:
-    from minimax.cli import UsageError
+    bare = _is_bare(args)
+    solver_names = _solvers(args.solvers)
+    step_sizes = _step_sizes(args.step_sizes)
+    if args.json == "-" and args.csv == "-":
+        raise UsageError("--json, --csv: only one of them can write to standard output ('-')")
+    _check_output(args.json, "--json")
+    _check_output(args.csv, "--csv")
+    key = jax.random.key(args.seed)
+    loaded = []
+    for spec in args.game or DEFAULT_GAMES:
+        label, game = load_game(spec, games.BUILTIN)
+        _check_game(spec, label, game, solver_names, step_sizes[0], key)
+        loaded.append((label, game))
+    out = args.out if args.out is not None else (DEFAULT_OUT if bare else None)
+    if out is not None and not _check_plots(out, explicit=args.out is not None):
+        out = None
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
 
-    names = args.game or list(DEFAULT_GAMES)
-    for name in names:
-        if name not in games.BUILTIN:
-            raise UsageError(f"--game: unknown game {name!r}; built-in games: {', '.join(games.BUILTIN)}")
-    solver_names = [s.strip() for s in args.solvers.split(",") if s.strip()]
-    for s in solver_names:
-        if s not in comparison.SOLVERS:
-            raise UsageError(f"--solvers: unknown solver {s!r}; known: {', '.join(comparison.SOLVERS)}")
-    try:
-        step_sizes = [float(s) for s in args.step_sizes.split(",")]
-    except ValueError:
-        raise UsageError(f"--step-sizes: expected comma-separated numbers, got {args.step_sizes!r}") from None
-    if any(not s > 0 for s in step_sizes):
-        raise UsageError(f"--step-sizes: step sizes must be positive, got {args.step_sizes!r}")
-    if args.steps < 1:
-        raise UsageError(f"--steps: expected a positive integer, got {args.steps}")
-    if args.seeds < 1:
-        raise UsageError(f"--seeds: expected a positive integer, got {args.seeds}")
-
-    for name in names:
-        game = games.BUILTIN[name]()
-        if any(comparison.SOLVERS[s](0.1).geometry == "entropic" for s in solver_names) and game.x_constraint is None:
-            raise UsageError(f"--solvers: entropic solvers (mwu, omwu, mirror_prox) need a matrix game, not {name!r}")
-        print(f"\n{name}: {args.steps} steps, {args.seeds} seeds, jax {jax.__version__} on "
-              f"{jax.devices()[0].platform}", flush=True)
+    table = sys.stderr if "-" in (args.json, args.csv) else sys.stdout
+    show_bar = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    all_rows, plots = [], []
+    for label, game in loaded:
+        print(f"\n{label}: {args.steps} steps, {args.seeds} seeds, jax {jax.__version__} on "
+              f"{jax.devices()[0].platform}", file=table, flush=True)
+        bar = ProgressBar(label, stream=sys.stderr) if show_bar else None
+        plot_this = out is not None
         rows = comparison.compare(game, solver_names, step_sizes=step_sizes, steps=args.steps, seeds=args.seeds,
-                                  key=jax.random.key(args.seed))
-        print(format_table(rows), flush=True)
-    sys.stdout.flush()
+                                  key=key, progress=bar, keep_results=plot_this, record_iterates=plot_this)
+        if bar is not None:
+            bar.close()
+        for row in rows:
+            row["game"] = label
+        print(format_table(rows), file=table, flush=True)
+        if plot_this:
+            plots += _write_plots(game, label, rows, out)
+        all_rows += rows
+
+    if args.json is not None:
+        _write(args.json, json.dumps([_plain(r) for r in all_rows], indent=1) + "\n")
+    if args.csv is not None:
+        _write(args.csv, _csv_text(all_rows))
+    if plots:
+        print(f"\nplots written to {out}{os.sep}: {', '.join(os.path.basename(p) for p in plots)}", file=table)
+    for path, what in ((args.json, "JSON"), (args.csv, "CSV")):
+        if path not in (None, "-"):
+            print(f"rows written as {what} to {path}", file=table)
+    table.flush()
     return 0

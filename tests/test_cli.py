@@ -1,0 +1,295 @@
+"""The ``minimax`` command line and the comparison behind it.
+
+Bad arguments: one line on stderr, exit status 2, no traceback, nothing compiled. Good ones: a table, JSON and CSV
+rows that agree, plots on request, and a comparison whose vmapped cells equal separate runs.
+"""
+
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import games
+import minimax as mm
+from minimax import cli
+from minimax import compare as comparison
+from minimax.cli import compare as cli_compare
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "notebooks" / "examples" / "my_game.py"
+TINY = ["--steps", "40", "--seeds", "2", "--progress", "never"]
+
+
+@pytest.fixture
+def nothing_compiles(monkeypatch):
+    """A bad argument must be refused before any cell is compiled."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a cell was compiled")
+
+    monkeypatch.setattr(comparison, "compile_cell", forbidden)
+
+
+def _usage_error(capsys, argv, expected):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert code == 2, captured
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("minimax")
+    assert "Traceback" not in err
+    assert expected in err, err
+    return err
+
+
+# -- bad arguments --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, expected", [
+    (["compare", "--game", "nope"], "--game: unknown game 'nope'; built-in games: bilinear"),
+    (["compare", "--solvers", "gda"], "--solvers: unknown solver 'gda'; known: simultaneous"),
+    (["compare", "--solvers", ","], "--solvers: expected comma-separated solver names"),
+    (["compare", "--step-sizes", "-0.1"], "--step-sizes: expected comma-separated positive numbers"),
+    (["compare", "--step-sizes=0.1,0"], "--step-sizes: expected comma-separated positive numbers"),
+    (["compare", "--step-sizes", "fast"], "got 'fast'"),
+    (["compare", "--step-sizes", "nan"], "--step-sizes"),
+    (["compare", "--steps", "0"], "argument --steps: expected a positive integer, got '0'"),
+    (["compare", "--seeds", "two"], "argument --seeds: expected a positive integer, got 'two'"),
+    (["--steps", "-3"], "argument --steps: expected a positive integer, got '-3'"),
+    (["compare", "--game", "bilinear", "--solvers", "extragradient,mwu"],
+     "--solvers: mwu works only on games whose players are both on a simplex"),
+    (["compare", "--json", "/no/such/folder/rows.json"], "--json: the folder '/no/such/folder' of"),
+    (["compare", "--json", "-", "--csv", "-"], "--json, --csv: only one of them can write to standard output"),
+    (["compare", "--progress", "sometimes"], "argument --progress: invalid choice: 'sometimes'"),
+    (["compare", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_arguments_print_one_line_and_exit_2(capsys, nothing_compiles, argv, expected):
+    _usage_error(capsys, argv, expected)
+
+
+def test_out_that_is_a_file_is_refused(capsys, nothing_compiles, tmp_path):
+    target = tmp_path / "plots"
+    target.write_text("")
+    _usage_error(capsys, ["compare", "--out", str(target)], f"--out: {str(target)!r} exists and is not a folder")
+
+
+# -- loading a user's game ------------------------------------------------------------------------------------------
+GOOD = "import jax.numpy as jnp\nimport minimax as mm\n"
+CASES = {
+    "import_error": ("import not_a_module_xyz\n", "make_game",
+                     "importing {path} failed: ModuleNotFoundError: No module named 'not_a_module_xyz'"),
+    "syntax_error": ("def make_game(:\n", "make_game", "importing {path} failed: SyntaxError"),
+    "raises_at_import": ("raise RuntimeError('no data here')\n", "make_game",
+                         "importing {path} failed: RuntimeError: no data here"),
+    "missing_attribute": (GOOD + "def make_game():\n    pass\n", "make_gam",
+                          "{path} defines no 'make_gam' (it defines: make_game)"),
+    "not_callable": ("make_game = 3\n", "make_game", "{path}:make_game is a int, not a function returning"),
+    "factory_raises": ("def make_game():\n    raise ValueError('gamma must be positive')\n", "make_game",
+                       "calling make_game() from {path} failed: ValueError: gamma must be positive"),
+    "needs_arguments": ("def make_game(n):\n    pass\n", "make_game",
+                        "calling make_game() from {path} failed: TypeError: make_game() missing 1 required"),
+    "returns_other": ("def make_game():\n    return 42\n", "make_game",
+                      "make_game() from {path} returned a int, expected a minimax.Game"),
+    "no_init": (GOOD + "def make_game():\n    return mm.Game(value=lambda x, y: x * y)\n", "make_game",
+                "the game has no init function"),
+    "payoff_fails": (GOOD + "def make_game():\n    return mm.Game(value=lambda x, y: x @ y,\n"
+                     "                   init=lambda key: (jnp.ones(2), jnp.ones(3)))\n", "make_game",
+                     "value: calling it on x0 (2,) and y0 (3,) failed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_game_files(capsys, nothing_compiles, tmp_path, case):
+    source, attr, expected = CASES[case]
+    path = tmp_path / f"{case}.py"
+    path.write_text(source)
+    _usage_error(capsys, ["compare", "--game", f"{path}:{attr}"], expected.format(path=path))
+
+
+def test_missing_game_file(capsys, nothing_compiles, tmp_path):
+    _usage_error(capsys, ["compare", "--game", f"{tmp_path}/absent.py:make_game"],
+                 f"--game: no such file '{tmp_path}/absent.py'")
+
+
+def test_missing_module(capsys, nothing_compiles):
+    _usage_error(capsys, ["compare", "--game", "no_such_package_xyz.games:make_game"],
+                 "--game: no module named 'no_such_package_xyz'")
+
+
+def test_spec_without_function(capsys, nothing_compiles):
+    _usage_error(capsys, ["compare", "--game", "games.toy:"], "--game: expected a built-in name, path/to/file.py")
+
+
+def test_game_from_a_module_in_the_current_directory(tmp_path, monkeypatch):
+    (tmp_path / "mygames_pkg").mkdir()
+    (tmp_path / "mygames_pkg" / "__init__.py").write_text("")
+    (tmp_path / "mygames_pkg" / "saddle.py").write_text(
+        "import jax.numpy as jnp\nimport games\n\ndef make_game():\n    return games.bilinear(2.0 * jnp.eye(2))\n")
+    monkeypatch.chdir(tmp_path)
+    before = list(sys.path)
+    label, game = cli_compare.load_game("mygames_pkg.saddle:make_game", games.BUILTIN)
+    assert label == "bilinear"
+    assert game.equilibrium[0].shape == (2,)
+    assert sys.path == before  # the loader removes the folder it added
+
+
+def test_a_file_alone_means_make_game():
+    label, game = cli_compare.load_game(str(EXAMPLE), games.BUILTIN)
+    assert label == "tanh_game"
+    assert isinstance(game, mm.Game)
+
+
+# -- runs -----------------------------------------------------------------------------------------------------------
+def test_example_game_rows_match_theory(tmp_path, capsys):
+    """The shipped example: J = [[0, 1], [-1, 0.1]] at (0, 0), so GDA's radius is |1 - eta * lambda|."""
+    out = tmp_path / "rows.json"
+    code = cli.main(["compare", "--game", f"{EXAMPLE}:make_game", "--solvers", "simultaneous,extragradient",
+                     "--step-sizes", "0.05,0.2", "--json", str(out)] + TINY)
+    assert code == 0, capsys.readouterr().err
+    rows = json.loads(out.read_text())
+    assert [(r["solver"], r["step_size"]) for r in rows] == [
+        ("simultaneous", 0.05), ("simultaneous", 0.2), ("extragradient", 0.05), ("extragradient", 0.2)]
+    lam = 0.05 + 1j * np.sqrt(1 - 0.05**2)
+    for r in rows[:2]:
+        np.testing.assert_allclose(r["radius"], abs(1 - r["step_size"] * lam), rtol=1e-5)
+    assert rows[0]["radius"] < 1 < rows[1]["radius"]
+    assert all(r["game"] == "tanh_game" and r["seeds"] == 2 and r["steps"] == 40 for r in rows)
+    assert rows[1]["compile_seconds"] == 0.0  # the second step size reused the first one's compilation
+    table = capsys.readouterr().out
+    assert "tanh_game: 40 steps, 2 seeds" in table
+    assert len([line for line in table.splitlines() if line.startswith(("simultaneous", "extragradient"))]) == 4
+
+
+def test_json_on_stdout_and_csv_rows_agree(tmp_path, capsys):
+    c = tmp_path / "rows.csv"
+    argv = ["compare", "--game", "bilinear", "--solvers", "optimistic", "--step-sizes", "0.1,0.2", "--json", "-",
+            "--csv", str(c)] + TINY
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)  # JSON alone on stdout; the table moved to stderr
+    with open(c, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [(r["game"], r["step_size"], r["metric"]) for r in rows] == [("bilinear", 0.1, "dist"),
+                                                                         ("bilinear", 0.2, "dist")]
+    assert list(table[0]) == list(cli_compare.CSV_FIELDS)
+    for r, t in zip(rows, table):
+        assert float(t["final"]) == pytest.approx(r["final"], rel=1e-12)
+        assert float(t["radius"]) == pytest.approx(r["radius"], rel=1e-12)
+        assert t["verdict"] == r["verdict"]
+        assert int(t["seeds"]) == 2
+    # OGDA on f = xy: each Jacobian eigenvalue mu = +-i gives lambda^2 - (1 - 2 eta mu) lambda - eta mu = 0.
+    expected = [max(abs(np.roots([1, -(1 - 2j * eta), -1j * eta]))) for eta in (0.1, 0.2)]
+    np.testing.assert_allclose([r["radius"] for r in rows], expected, rtol=1e-5)
+    assert "rate/step" in captured.err and f"rows written as CSV to {c}" in captured.err
+
+
+def test_out_writes_the_plots(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    argv = ["compare", "--game", "bilinear", "--game", "rock_paper_scissors", "--solvers", "extragradient",
+            "--out", str(tmp_path / "plots")] + TINY
+    assert cli.main(argv) == 0
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == ["bilinear_convergence.png", "bilinear_phase.png", "bilinear_spectrum.png",
+                     "rock_paper_scissors_convergence.png", "rock_paper_scissors_simplex.png"]
+    for name in names:
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "plots written to" in capsys.readouterr().out
+
+
+def test_bare_command_runs_the_builtin_comparison_with_plots(monkeypatch, capsys):
+    """``minimax`` and ``minimax compare`` alone: bilinear and Dirac-GAN, defaults, plots in ./minimax-out."""
+    calls, plotted = [], []
+
+    def fake_compare(game, solver_names, **kwargs):
+        calls.append((game.name, tuple(solver_names), kwargs["steps"], kwargs["seeds"], kwargs["step_sizes"]))
+        return []
+
+    monkeypatch.setattr(cli_compare.comparison, "compare", fake_compare)
+    monkeypatch.setattr(cli_compare, "_write_plots", lambda game, label, rows, out: plotted.append((label, out)) or [])
+    monkeypatch.setattr(cli_compare, "_check_plots", lambda out, explicit: True)
+    monkeypatch.setattr(cli_compare.os, "makedirs", lambda *a, **k: None)
+    for argv in ([], ["compare"]):
+        calls.clear(), plotted.clear()
+        assert cli.main(argv) == 0
+        solvers = ("simultaneous", "alternating", "extragradient", "optimistic")
+        assert calls == [("bilinear", solvers, 3000, 4, [0.1]), ("dirac_gan(gamma=0)", solvers, 3000, 4, [0.1])]
+        assert plotted == [("bilinear", "minimax-out"), ("dirac_gan", "minimax-out")]
+    calls.clear(), plotted.clear()
+    assert cli.main(["compare", "--steps", "10"]) == 0  # any option: plots only with --out
+    assert plotted == [] and calls[0][2] == 10
+    capsys.readouterr()
+
+
+def test_help_explains_every_option_with_an_example(capsys):
+    assert cli.main(["compare", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in ("--game", "--solvers", "--step-sizes", "--steps", "--seeds", "--seed", "--json", "--csv",
+                   "--out", "--progress"):
+        assert f"Example: {option}" in " ".join(text.split()), option
+    assert cli.main(["--help"]) == 0
+    assert "compare" in capsys.readouterr().out
+
+
+def test_entry_point_in_a_subprocess_and_no_matplotlib_in_the_core():
+    code = ("import sys, minimax, minimax.cli, minimax.compare, games\n"
+            "assert 'matplotlib' not in sys.modules, 'the core imported matplotlib'\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, "-m", "minimax", "compare", "--seeds", "0"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "minimax: error: argument --seeds: expected a positive integer, got '0' (see 'minimax compare --help')"]
+
+
+# -- the comparison library -----------------------------------------------------------------------------------------
+def test_each_cell_equals_separate_runs_and_step_sizes_share_a_compilation():
+    game = games.bilinear(jnp.array([[1.0]]))
+    key = jax.random.key(3)
+    seen = []
+    rows = comparison.compare(game, ["optimistic"], step_sizes=[0.1, 0.3], steps=60, seeds=3, key=key,
+                              record_every=10, keep_results=True, record_iterates=True,
+                              progress=lambda done, total: seen.append((int(done), int(total))))
+    assert [r["compile_seconds"] > 0 for r in rows] == [True, False]
+    for row, lr in zip(rows, (0.1, 0.3)):
+        trace = row["result"].trace
+        assert trace["dist"].shape == (3, 7) and trace["z"].shape == (3, 7, 2)
+        solver = mm.optimistic_gda(optax.sgd(lr))
+        for seed in range(3):
+            ref = mm.run(game, solver, steps=60, key=jax.random.fold_in(key, seed), record_every=10)
+            np.testing.assert_allclose(trace["dist"][seed], ref.trace["dist"], rtol=1e-5)
+            np.testing.assert_allclose(trace["z"][seed, -1], jnp.concatenate([ref.x, ref.y]), rtol=1e-5)
+    assert seen[-1] == (120, 120)
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+
+
+def test_compare_rejects_bad_progress():
+    with pytest.raises(TypeError, match="progress: expected a function"):
+        comparison.compare(games.bilinear(jnp.eye(1)), ["simultaneous"], steps=5, progress=3)
+
+
+def test_rates_of_a_diverged_run_are_measured_before_the_divergence():
+    """After a non-finite iterate a trace repeats the last finite metrics; rates must not see that flat tail."""
+    game = games.bilinear(jnp.array([[1.0]]))
+    (row,) = comparison.compare(game, ["simultaneous"], step_sizes=[1.5], steps=400, seeds=2)
+    assert row["verdict"] == "diverged" and 0 < row["diverged_at"] < 400
+    np.testing.assert_allclose(row["rate_step"], np.sqrt(1 + 1.5**2), rtol=1e-4)  # sqrt(1 + eta^2 sigma^2)
+    np.testing.assert_allclose(row["rate_eval"], np.sqrt(1 + 1.5**2), rtol=1e-4)
+    np.testing.assert_allclose(row["radius"], np.sqrt(1 + 1.5**2), rtol=1e-6)
+
+
+def test_without_matplotlib_an_explicit_out_is_refused_and_the_bare_run_skips_plots(
+        monkeypatch, capsys, nothing_compiles, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    _usage_error(capsys, ["compare", "--out", str(tmp_path / "plots")],
+                 "--out: plots need matplotlib; install it with: python -m pip install -e '.[plot]'")
+    assert cli_compare._check_plots(str(tmp_path / "plots"), explicit=False) is False
+    assert "note: plots skipped, matplotlib is not installed" in capsys.readouterr().err
