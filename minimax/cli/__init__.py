@@ -11,10 +11,11 @@ import sys
 from typing import Optional, Sequence
 
 from minimax.cli import compare as _compare
+from minimax.cli import gan as _gan
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = {"compare": _compare}
+_SUBCOMMANDS = {"compare": _compare, "gan": _gan}
 
 
 class UsageError(Exception):
