@@ -135,8 +135,10 @@ def save_figure(samples_by_cell, path):
         for j, s in enumerate(solvers):
             ax = axes[i, j]
             plot_samples(samples_by_cell[(d, s)], DATA[d](), ax=ax, title=f"{s}, {d}")
-            ax.legend().remove() if (i, j) != (0, 0) else None
-    fig.suptitle("Generator samples after training (seed 0; blue: within 3 sd of a mode)", fontsize=11)
+            if (i, j) != (len(datasets) - 1, 0):
+                ax.legend().remove()
+    fig.suptitle("Generator samples, seed 0\n(blue: within 3 sd of a mode)" if len(solvers) == 1 else
+                 "Generator samples after training, seed 0 (blue: within 3 sd of a mode)", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -158,6 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--r1", type=float, default=DEFAULTS.r1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny settings for a smoke test; files get a _quick suffix")
+    p.add_argument("--tag", default="", help="suffix of the output files (gan_mixtures_<tag>.*), for extra runs")
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     args = p.parse_args(argv)
 
@@ -172,7 +175,7 @@ def main(argv=None) -> int:
     steps = parse_steps(args.steps, datasets)
     base = dict(lr=args.lr, beta1=args.beta1, schedule=args.schedule, batch_size=args.batch_size, width=args.width,
                 depth=args.depth, latent_dim=args.latent_dim, r1=args.r1)
-    seeds, suffix = args.seeds, ""
+    seeds, suffix = args.seeds, (f"_{args.tag}" if args.tag else "")
     if args.quick:
         base.update(batch_size=64, width=32)
         steps = {d: 200 for d in datasets}

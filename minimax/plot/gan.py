@@ -70,11 +70,11 @@ def plot_samples(samples, mixture, *, ax=None, threshold: float = 3.0, title: Op
     dist = np.linalg.norm(samples[:, None, :] - means[None], axis=-1).min(1)
     good = dist <= threshold * mixture.std
     shown = samples[:max_points], good[:max_points]
-    ax.scatter(*shown[0][shown[1]].T, s=4, alpha=0.5, color=_HQ_COLOUR, lw=0, label="high quality",
-               rasterized=True)
     ax.scatter(*shown[0][~shown[1]].T, s=4, alpha=0.5, color=_LQ_COLOUR, lw=0, label="low quality",
-               rasterized=True)
-    ax.scatter(*means.T, marker="x", s=40, color=_MODE_COLOUR, lw=1.2, label="mode centre", zorder=3)
+               rasterized=True, zorder=1)
+    ax.scatter(*means.T, marker="x", s=30, color=_MODE_COLOUR, lw=1.0, label="mode centre", zorder=2)
+    ax.scatter(*shown[0][shown[1]].T, s=4, alpha=0.5, color=_HQ_COLOUR, lw=0, label="high quality",
+               rasterized=True, zorder=3)
     theta = np.linspace(0, 2 * np.pi, 60)
     for m in means:
         ax.plot(m[0] + threshold * mixture.std * np.cos(theta), m[1] + threshold * mixture.std * np.sin(theta),
@@ -90,7 +90,8 @@ def plot_samples(samples, mixture, *, ax=None, threshold: float = 3.0, title: Op
         m = mode_metrics(samples, mixture, threshold=threshold)
         text += f"\n{int(m['modes'])}/{mixture.modes} modes, {100 * float(m['high_quality']):.1f}% high quality"
     ax.set_title(text, fontsize=10)
-    ax.legend(loc="upper right", fontsize=7, markerscale=2, framealpha=0.8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=7, markerscale=2, frameon=False,
+              handletextpad=0.2, columnspacing=0.8)
     return fig
 
 
@@ -136,7 +137,7 @@ def plot_decision_surface(discriminator: Any, params: Any, mixture, *, samples=N
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title(title or "discriminator $D(x)$ (dashed: $D = 1/2$)", fontsize=10)
-    ax.legend(loc="upper right", fontsize=7, markerscale=2, framealpha=0.8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, markerscale=2, frameon=False)
     if colorbar:
         fig.colorbar(mesh, ax=ax, label="$D(x)$ = P(real)", ticks=np.linspace(0, 1, 6), shrink=0.85)
     return fig
