@@ -145,13 +145,12 @@ def test_r1_and_r2_penalties_for_a_linear_discriminator():
     d = {"w": w, "b": jnp.asarray(0.1)}
     key = jax.random.key(5)
     plain = games.gan(gen, linear_discriminator(2), ring, latent_dim=2, batch_size=64)
-    v = float(jax.jit(plain.value)(g, d, key))
+    (v, _), (gx, gy) = jax.jit(plain.losses_and_vector_field)(g, d, key)
     for r1, r2 in [(2.0, 0.0), (1.5, 0.5)]:
         pen = games.gan(gen, linear_discriminator(2), ring, latent_dim=2, batch_size=64, r1=r1, r2=r2)
+        (v_pen, _), (gx_pen, gy_pen) = jax.jit(pen.losses_and_vector_field)(g, d, key)
         # grad_x logit = w for every sample, so each penalty is (gamma / 2) ||w||^2 = gamma / 2
-        assert float(jax.jit(pen.value)(g, d, key)) == pytest.approx(v - 0.5 * (r1 + r2), rel=1e-5)
-        gx_pen, gy_pen = jax.jit(pen.vector_field)(g, d, key)
-        gx, gy = jax.jit(plain.vector_field)(g, d, key)
+        assert float(v_pen) == pytest.approx(float(v) - 0.5 * (r1 + r2), rel=1e-5)
         # The generator does not see the penalties (R2 enters through stop_gradient) ...
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), gx_pen, gx)
         # ... and the discriminator's descent direction gains (r1 + r2) w.
@@ -168,13 +167,12 @@ def test_non_saturating_game_is_general_sum_with_the_documented_losses():
     key = jax.random.key(4)
     z = jax.random.normal(jax.random.fold_in(key, 1), (32, 2))
     expected_x = -jnp.mean(jax.nn.log_sigmoid(disc.apply(d, gen.apply(g, z))[:, 0]))
-    assert float(ns.loss_x(g, d, key)) == pytest.approx(float(expected_x), rel=1e-5)
-    assert float(ns.loss_y(g, d, key)) == pytest.approx(-float(zs.value(g, d, key)), rel=1e-6)
+    (lx, ly), (_, gy_ns) = jax.jit(ns.losses_and_vector_field)(g, d, key)
+    (v, _), (_, gy_zs) = jax.jit(zs.losses_and_vector_field)(g, d, key)
+    assert float(lx) == pytest.approx(float(expected_x), rel=1e-5)
+    assert float(ly) == pytest.approx(-float(v), rel=1e-6)
     # The discriminator's gradient is the zero-sum one; the generator's differs (it no longer saturates).
-    (_, gy_ns), (_, gy_zs) = jax.jit(ns.vector_field)(g, d, key), jax.jit(zs.vector_field)(g, d, key)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), gy_ns, gy_zs)
-    res = mm.run(ns, mm.simultaneous_gda(optax.adam(1e-3)), steps=3, key=jax.random.key(0))
-    assert sorted(k for k in res.trace if k.startswith("loss")) == ["loss_x", "loss_y"]
 
 
 # -- no wasted work -----------------------------------------------------------------------------------------------
@@ -223,11 +221,12 @@ def test_an_equinox_module_plugs_in_and_matches_the_same_mlp():
     ref = games.gan(games.mlp([4, 16, 2]), games.mlp([2, 16, 1]), ring, latent_dim=4, batch_size=64)
     g, d = game.init(jax.random.key(1))
     key = jax.random.key(2)
-    assert float(game.value(g, d, key)) == pytest.approx(float(ref.value(to_mlp_params(g), to_mlp_params(d), key)),
-                                                         rel=1e-5)
-    res = mm.run(game, mm.simultaneous_gda(optax.adam(1e-3)), steps=20, key=jax.random.key(0), record_every=10)
-    assert res.trace["value"].shape == (3,) and bool(jnp.all(jnp.isfinite(res.trace["value"])))
-    assert type(res.x).__name__ == "MLP"  # the parameters stay an equinox pytree
+    (v, _), (gx, gy) = jax.jit(game.losses_and_vector_field)(g, d, key)
+    (v_ref, _), (gx_ref, gy_ref) = jax.jit(ref.losses_and_vector_field)(to_mlp_params(g), to_mlp_params(d), key)
+    assert float(v) == pytest.approx(float(v_ref), rel=1e-5)
+    assert type(gx).__name__ == "MLP"  # gradients come back as an equinox pytree, ready for any optax optimizer
+    for ours, theirs in ((gx, gx_ref), (gy, gy_ref)):
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), to_mlp_params(ours), theirs)
 
 
 def test_a_flax_module_plugs_in():
@@ -256,12 +255,12 @@ def _tiny_game(**kw):
 def test_training_is_compiled_vmapped_over_seeds_and_reproducible():
     game = _tiny_game()
     solver = mm.optimistic_gda(optax.adam(1e-3, b1=0.5))
-    run = jax.jit(jax.vmap(lambda k: mm.run(game, solver, steps=50, key=k, record_every=25)))
-    keys = jax.random.split(jax.random.key(0), 3)
+    run = jax.jit(jax.vmap(lambda k: mm.run(game, solver, steps=20, key=k, record_every=10)))
+    keys = jax.random.split(jax.random.key(0), 2)
     res = run(keys)
-    assert res.trace["value"].shape == (3, 3)
-    assert res.trace["step"].tolist() == [[0, 25, 50]] * 3
-    assert jax.tree.leaves(res.x)[0].shape[0] == 3
+    assert res.trace["value"].shape == (2, 3)
+    assert res.trace["step"].tolist() == [[0, 10, 20]] * 2
+    assert jax.tree.leaves(res.x)[0].shape[0] == 2
     again = run(keys)
     jax.tree.map(np.testing.assert_array_equal, res.x, again.x)  # same keys, same numbers
     assert not np.allclose(res.x[0]["w"][0], res.x[0]["w"][1])  # seeds differ
@@ -270,12 +269,12 @@ def test_training_is_compiled_vmapped_over_seeds_and_reproducible():
 
 def test_gan_with_r1_converges_to_the_data_mean_and_d_equal_one_half():
     # Generator N(mu, 0.5^2) with a learnt mean, data N(1.5, 0.5^2), quadratic discriminator: the equilibrium is
-    # mu = 1.5 with logit = 0 (D* = 1/2) and value -log 4. With R1 (Mescheder et al. 2018) alternating Adam gets
+    # mu = 1.5 with logit = 0 (D* = 1/2) and value -log 4. With R1 (Mescheder et al. 2018) simultaneous Adam gets
     # there from mu = 0.
     data = mixtures.gaussian_1d(1.5, 0.5)
     gen = games.Network(lambda key: jnp.zeros(()), lambda mu, z: mu + 0.5 * z)
     game = games.gan(gen, quadratic_discriminator(), data, latent_dim=1, batch_size=512, r1=1.0)
-    solver = mm.alternating_gda(optax.adam(optax.exponential_decay(0.05, 500, 0.5)))
+    solver = mm.simultaneous_gda(optax.adam(optax.exponential_decay(0.05, 500, 0.5)))
     res = mm.run(game, solver, steps=2000, key=jax.random.key(0), record_every=1000)
     assert float(res.x) == pytest.approx(1.5, abs=0.02)
     np.testing.assert_allclose(res.y, 0.0, atol=0.01)
@@ -283,7 +282,7 @@ def test_gan_with_r1_converges_to_the_data_mean_and_d_equal_one_half():
 
 
 def test_float64(x64):
-    game = _tiny_game(r1=0.1, r2=0.1)
+    game = _tiny_game(r1=0.1)
     g, d = game.init(jax.random.key(0))
     (v, _), (gx, gy) = jax.jit(game.losses_and_vector_field)(g, d, jax.random.key(1))
     assert v.dtype == jnp.float64
@@ -351,5 +350,5 @@ def test_mlp_shapes_init_scale_and_dtype():
     assert [p["w"].shape for p in params] == [(3, 64), (64, 64), (64, 2)]
     assert all(float(jnp.max(jnp.abs(p["b"]))) == 0.0 for p in params)
     assert float(jnp.std(params[1]["w"])) == pytest.approx(1 / 8, rel=0.05)  # LeCun normal: 1/sqrt(fan_in)
-    out = net.apply(params, jnp.ones((7, 3)) * 100)
+    out = jax.jit(net.apply)(params, jnp.ones((7, 3)) * 100)
     assert out.shape == (7, 2) and float(jnp.max(jnp.abs(out))) <= 1.0
