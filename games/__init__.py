@@ -5,7 +5,7 @@ Each factory returns one instance; batch instances with ``jax.vmap``.
 """
 
 from games import mixtures
-from games.gan import gan
+from games.gan import gan, gan_samples
 from games.matrix import matching_pennies, matrix_game, rock_paper_scissors
 from games.nets import Network, as_network, mlp
 from games.toy import bilinear, dirac_gan, quadratic
@@ -16,6 +16,7 @@ __all__ = [
     "bilinear",
     "dirac_gan",
     "gan",
+    "gan_samples",
     "matching_pennies",
     "matrix_game",
     "mixtures",

@@ -36,6 +36,15 @@ class Mixture:
     std: float
     name: str = "mixture"
 
+    def __post_init__(self):
+        means = jnp.asarray(self.means)
+        if means.ndim != 2 or 0 in means.shape:
+            raise ValueError(f"means: expected a (modes, dim) array, got shape {means.shape}")
+        if not jnp.issubdtype(means.dtype, jnp.floating):
+            means = means.astype(jnp.result_type(float))
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "std", float(_positive(self.std, "std")))
+
     @property
     def modes(self) -> int:
         return int(self.means.shape[0])
@@ -45,16 +54,19 @@ class Mixture:
         return int(self.means.shape[1])
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
-        """``n`` samples, shape ``(n, dim)``; pure and jittable (``n`` static)."""
-        k_mode, k_noise = jax.random.split(key)
-        means = jnp.asarray(self.means)
+        """``n`` samples, shape ``(n, dim)``; pure and jittable (``n`` static). Modes from ``fold_in(key, 0)``,
+        noise from ``fold_in(key, 1)``."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n: expected a positive integer number of samples, got {n!r}")
+        k_mode, k_noise = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+        means = self.means
         idx = jax.random.randint(k_mode, (n,), 0, self.modes)
         noise = jax.random.normal(k_noise, (n, self.dim), means.dtype)
         return means[idx] + self.std * noise
 
     def log_prob(self, x: jax.Array) -> jax.Array:
         """Log density at points ``x`` of shape ``(n, dim)``."""
-        means = jnp.asarray(self.means, x.dtype)
+        means = self.means.astype(x.dtype)
         sq = jnp.sum((x[:, None, :] - means[None, :, :]) ** 2, axis=-1)
         log_norm = -0.5 * self.dim * jnp.log(2 * jnp.pi * self.std**2)
         return jax.scipy.special.logsumexp(-0.5 * sq / self.std**2, axis=1) + log_norm - jnp.log(self.modes)
@@ -115,10 +127,16 @@ def mode_metrics(samples: jax.Array, mixture: Mixture, *, threshold: float = 3.0
       >>> int(m["modes"]), round(float(m["high_quality"]), 2)
       (8, 0.99)
     """
+    if not isinstance(mixture, Mixture):
+        raise TypeError(f"mixture: expected a games.mixtures.Mixture (ring(), grid(), ...), got {type(mixture).__name__}")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < math.inf:
+        raise ValueError(f"threshold: expected a positive number of standard deviations, got {threshold!r}")
     samples = jnp.asarray(samples)
-    if samples.ndim != 2 or samples.shape[1] != mixture.dim:
+    if not jnp.issubdtype(samples.dtype, jnp.floating):
+        samples = samples.astype(jnp.result_type(float))
+    if samples.ndim != 2 or samples.shape[1] != mixture.dim or samples.shape[0] < 1:
         raise ValueError(f"samples: expected shape (n, {mixture.dim}), got {samples.shape}")
-    means = jnp.asarray(mixture.means, samples.dtype)
+    means = mixture.means.astype(samples.dtype)
     dist = jnp.sqrt(jnp.sum((samples[:, None, :] - means[None, :, :]) ** 2, axis=-1))
     nearest = jnp.argmin(dist, axis=1)
     good = jnp.min(dist, axis=1) <= threshold * mixture.std

@@ -71,10 +71,17 @@ def mlp(
         raise TypeError(f"activation: expected a function, got {type(activation).__name__}")
     if final_activation is not None and not callable(final_activation):
         raise TypeError(f"final_activation: expected a function or None, got {type(final_activation).__name__}")
+    if dtype is not None:
+        try:
+            floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+        except TypeError:
+            floating = False
+        if not floating:
+            raise TypeError(f"dtype: expected a floating-point dtype such as jnp.float32, or None, got {dtype!r}")
 
     def init(key):
         keys = jax.random.split(key, len(sizes) - 1)
-        dt = dtype or jnp.result_type(float)
+        dt = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
         return tuple(
             {
                 "w": jax.random.normal(k, (fan_in, fan_out), dt) / jnp.sqrt(jnp.asarray(fan_in, dt)),
@@ -86,7 +93,8 @@ def mlp(
     def apply(params, inputs):
         h = inputs
         for i, layer in enumerate(params):  # layers, not optimisation steps: unrolled at trace time
-            h = h @ layer["w"] + layer["b"]
+            h = h @ layer["w"]
+            h = h + layer["b"].reshape((1,) * (h.ndim - 1) + layer["b"].shape)  # explicit rank: no promotion
             if i < len(params) - 1:
                 h = activation(h)
         return h if final_activation is None else final_activation(h)

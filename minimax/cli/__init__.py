@@ -13,10 +13,11 @@ from typing import Optional, Sequence
 
 from minimax.cli._common import ArgumentParser, UsageError
 from minimax.cli import compare as _compare
+from minimax.cli import gan as _gan
 
 __all__ = ["main", "UsageError", "build_parser"]
 
-_SUBCOMMANDS = {"compare": _compare}
+_SUBCOMMANDS = {"compare": _compare, "gan": _gan}
 _DEFAULT = "compare"
 
 

@@ -1,0 +1,354 @@
+"""The GAN game v(g, d) = E log d(x) + E log(1 - d(g(z))) against theory (../shared/THEORY.md): constant
+discriminators, the optimal discriminator D* = p_data / (p_data + p_g) and max_d v = -log 4 + 2 JSD for 1-D
+Gaussians (by quadrature), the R1/R2 penalties, the non-saturating variant, networks from other libraries, and
+training through mm.run with jit, vmap and float64."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from scipy import integrate, stats
+
+import games
+import minimax as mm
+from games import mixtures
+
+LOG4 = math.log(4.0)
+
+
+# -- small players with closed forms ------------------------------------------------------------------------------
+def affine_generator(mu, s):
+    """g(z) = mu + s z on a 1-D latent; params (mu, s), so N(mu, s^2) exactly."""
+    return games.Network(lambda key: jnp.array([mu, s]), lambda p, z: p[0] + p[1] * z)
+
+
+def constant_discriminator():
+    """logit(x) = c for every x; params c (a scalar)."""
+    return games.Network(lambda key: jnp.zeros(()), lambda c, x: jnp.full((x.shape[0],), c))
+
+
+def quadratic_discriminator():
+    """logit(x) = a x^2 + b x + c: represents log p_data/p_g of two 1-D Gaussians exactly."""
+    return games.Network(lambda key: jnp.zeros(3), lambda p, x: p[0] * x**2 + p[1] * x + p[2])
+
+
+def linear_discriminator(dim):
+    """logit(x) = w.x + b, whose input gradient is w everywhere."""
+    return games.Network(lambda key: {"w": jnp.zeros(dim), "b": jnp.zeros(())},
+                         lambda p, x: x @ p["w"] + p["b"])
+
+
+# -- the value ----------------------------------------------------------------------------------------------------
+def test_constant_discriminator_value_for_any_generator():
+    ring = mixtures.ring()
+    game = games.gan(games.mlp([3, 16, 2]), constant_discriminator(), ring, latent_dim=3, batch_size=64)
+    value = jax.jit(game.value)
+    vfield = jax.jit(game.vector_field)
+    cs = [0.0, -2.5, 0.7, 30.0, 1e4, -1e4]
+    for i, c in enumerate(cs):
+        g = game.init(jax.random.key(i))[0]  # a different random generator each time
+        v = float(value(g, jnp.asarray(c), jax.random.key(100 + i)))
+        expected = float(jax.nn.log_sigmoid(c) + jax.nn.log_sigmoid(-c))  # = -c - 2 log(1 + e^-c), stable
+        assert v == pytest.approx(expected, rel=1e-6, abs=1e-6)
+        gx, gy = vfield(g, jnp.asarray(c), jax.random.key(7))
+        assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves((gx, gy)))
+        assert float(gy) == pytest.approx(-(1 - 2 * float(jax.nn.sigmoid(c))), abs=1e-6)  # -dv/dc = -(1 - 2 s(c))
+    assert float(value(g, jnp.asarray(0.0), jax.random.key(0))) == pytest.approx(-LOG4, abs=1e-6)
+    assert float(value(g, jnp.asarray(1e4), jax.random.key(0))) == pytest.approx(-1e4, rel=1e-6)
+
+
+def test_value_is_the_batch_mean_drawn_from_the_documented_keys():
+    data = mixtures.grid()
+    gen, disc = games.mlp([2, 8, 2]), games.mlp([2, 8, 1])
+    game = games.gan(gen, disc, data, latent_dim=2, batch_size=32)
+    g, d = game.init(jax.random.key(3))
+    key = jax.random.key(11)
+    real = data.sample(jax.random.fold_in(key, 0), 32)
+    z = jax.random.normal(jax.random.fold_in(key, 1), (32, 2))
+    expected = np.mean(np.log(jax.nn.sigmoid(disc.apply(d, real)))) + np.mean(
+        np.log(1 - jax.nn.sigmoid(disc.apply(d, gen.apply(g, z)))))
+    assert float(game.value(g, d, key)) == pytest.approx(float(expected), rel=1e-5)
+    assert float(game.value(g, d, key)) != float(game.value(g, d, jax.random.key(12)))
+    # init: generator from fold_in(key, 0), discriminator from fold_in(key, 1)
+    chex_g, chex_d = gen.init(jax.random.fold_in(jax.random.key(3), 0)), disc.init(jax.random.fold_in(jax.random.key(3), 1))
+    np.testing.assert_array_equal(g[0]["w"], chex_g[0]["w"])
+    np.testing.assert_array_equal(d[1]["w"], chex_d[1]["w"])
+
+
+def test_array_data_is_sampled_with_replacement():
+    pts = jnp.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    game = games.gan(games.mlp([2, 2]), linear_discriminator(2), pts, latent_dim=2, batch_size=200)
+    key = jax.random.key(0)
+    real = pts[jax.random.randint(jax.random.fold_in(key, 0), (200,), 0, 3)]
+    g, d = game.init(key)
+    d = {"w": jnp.array([0.3, -0.1]), "b": jnp.asarray(0.2)}
+    expected = jnp.mean(jax.nn.log_sigmoid(real @ d["w"] + d["b"]))
+    z = jax.random.normal(jax.random.fold_in(key, 1), (200, 2))
+    expected += jnp.mean(jax.nn.log_sigmoid(-(games.mlp([2, 2]).apply(g, z) @ d["w"] + d["b"])))
+    assert float(game.value(g, d, key)) == pytest.approx(float(expected), rel=1e-5)
+
+
+# -- the optimal discriminator for 1-D Gaussians ------------------------------------------------------------------
+def _jsd(p, q):
+    m = lambda x: 0.5 * (p(x) + q(x))  # noqa: E731
+    kl = lambda a: integrate.quad(lambda x: a(x) * math.log(a(x) / m(x)) if a(x) > 0 else 0.0, -40, 40, limit=200)[0]  # noqa
+    return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def test_discriminator_trained_alone_reaches_d_star_and_minus_log4_plus_2jsd():
+    mu, s = 1.0, 1.5
+    data = mixtures.gaussian_1d(0.0, 1.0)
+    game = games.gan(affine_generator(mu, s), quadratic_discriminator(), data, latent_dim=1, batch_size=8192)
+    schedule = optax.exponential_decay(0.05, transition_steps=400, decay_rate=0.5)
+    solver = mm.simultaneous_gda(optax.set_to_zero(), optax.adam(schedule))  # the generator stays put
+    res = mm.run(game, solver, steps=3000, key=jax.random.key(0), record_every=None)
+    np.testing.assert_array_equal(res.x, [mu, s])
+    a, b, c = (float(v) for v in res.y)
+
+    p_data = lambda x: stats.norm.pdf(x, 0.0, 1.0)  # noqa: E731
+    p_g = lambda x: stats.norm.pdf(x, mu, s)  # noqa: E731
+    xs = np.linspace(-4.0, 5.0, 181)
+    d_star = p_data(xs) / (p_data(xs) + p_g(xs))
+    d = 1 / (1 + np.exp(-(a * xs**2 + b * xs + c)))
+    assert np.max(np.abs(d - d_star)) < 1e-2
+
+    v_star = -LOG4 + 2 * _jsd(p_data, p_g)
+    assert v_star == pytest.approx(-1.18771, abs=1e-4)  # the quadrature itself, for the record
+    logit = lambda x: a * x * x + b * x + c  # noqa: E731
+    ls = lambda t: -np.logaddexp(0.0, -t)  # log sigmoid  # noqa: E731
+    v_trained = integrate.quad(lambda x: p_data(x) * ls(logit(x)), -40, 40)[0] + integrate.quad(
+        lambda x: p_g(x) * ls(-logit(x)), -40, 40)[0]
+    assert v_trained == pytest.approx(v_star, abs=1e-2)
+    assert v_trained <= v_star + 1e-9  # D* maximises v
+    assert float(res.trace["value"][-1]) == pytest.approx(v_star, abs=1e-2)  # the game's own mini-batch estimate
+
+
+def test_value_at_p_g_equal_p_data_is_minus_log4_at_d_star():
+    data = mixtures.gaussian_1d(0.5, 2.0)
+    game = games.gan(affine_generator(0.5, 2.0), quadratic_discriminator(), data, latent_dim=1, batch_size=16)
+    # D* = 1/2 everywhere: zero logit; the generator gradient vanishes there (an equilibrium of the game)
+    g, d = jnp.array([0.5, 2.0]), jnp.zeros(3)
+    (v, _), (gx, gy) = jax.jit(game.losses_and_vector_field)(g, d, jax.random.key(1))
+    assert float(v) == pytest.approx(-LOG4, abs=1e-6)
+    np.testing.assert_allclose(gx, 0.0, atol=1e-6)
+
+
+# -- penalties and the non-saturating loss ------------------------------------------------------------------------
+def test_r1_and_r2_penalties_for_a_linear_discriminator():
+    ring = mixtures.ring()
+    gen = games.mlp([2, 8, 2])
+    w = jnp.array([0.6, -0.8])
+    g = gen.init(jax.random.key(0))
+    d = {"w": w, "b": jnp.asarray(0.1)}
+    key = jax.random.key(5)
+    plain = games.gan(gen, linear_discriminator(2), ring, latent_dim=2, batch_size=64)
+    (v, _), (gx, gy) = jax.jit(plain.losses_and_vector_field)(g, d, key)
+    for r1, r2 in [(2.0, 0.0), (1.5, 0.5)]:
+        pen = games.gan(gen, linear_discriminator(2), ring, latent_dim=2, batch_size=64, r1=r1, r2=r2)
+        (v_pen, _), (gx_pen, gy_pen) = jax.jit(pen.losses_and_vector_field)(g, d, key)
+        # grad_x logit = w for every sample, so each penalty is (gamma / 2) ||w||^2 = gamma / 2
+        assert float(v_pen) == pytest.approx(float(v) - 0.5 * (r1 + r2), rel=1e-5)
+        # The generator does not see the penalties (R2 enters through stop_gradient) ...
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), gx_pen, gx)
+        # ... and the discriminator's descent direction gains (r1 + r2) w.
+        np.testing.assert_allclose(gy_pen["w"] - gy["w"], (r1 + r2) * w, rtol=1e-5, atol=1e-6)
+
+
+def test_non_saturating_game_is_general_sum_with_the_documented_losses():
+    data = mixtures.ring()
+    gen, disc = games.mlp([2, 8, 2]), games.mlp([2, 8, 1])
+    ns = games.gan(gen, disc, data, latent_dim=2, batch_size=32, loss="non_saturating")
+    zs = games.gan(gen, disc, data, latent_dim=2, batch_size=32)
+    assert not ns.zero_sum and zs.zero_sum
+    g, d = zs.init(jax.random.key(0))
+    key = jax.random.key(4)
+    z = jax.random.normal(jax.random.fold_in(key, 1), (32, 2))
+    expected_x = -jnp.mean(jax.nn.log_sigmoid(disc.apply(d, gen.apply(g, z))[:, 0]))
+    (lx, ly), (_, gy_ns) = jax.jit(ns.losses_and_vector_field)(g, d, key)
+    (v, _), (_, gy_zs) = jax.jit(zs.losses_and_vector_field)(g, d, key)
+    assert float(lx) == pytest.approx(float(expected_x), rel=1e-5)
+    assert float(ly) == pytest.approx(-float(v), rel=1e-6)
+    # The discriminator's gradient is the zero-sum one; the generator's differs (it no longer saturates).
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), gy_ns, gy_zs)
+
+
+# -- no wasted work -----------------------------------------------------------------------------------------------
+def test_zero_sum_vector_field_runs_each_network_forward_once():
+    calls = {"gen": 0, "disc": 0}
+    base_g, base_d = games.mlp([2, 8, 2]), games.mlp([2, 8, 1])
+
+    def g_apply(p, z):
+        calls["gen"] += 1  # counted while tracing
+        return base_g.apply(p, z)
+
+    def d_apply(p, x):
+        calls["disc"] += 1
+        return base_d.apply(p, x)
+
+    game = games.gan((base_g.init, g_apply), (base_d.init, d_apply), mixtures.ring(), latent_dim=2, batch_size=16)
+    g, d = game.init(jax.random.key(0))
+    calls.update(gen=0, disc=0)
+    jax.make_jaxpr(game.vector_field)(g, d, jax.random.key(1))
+    assert calls == {"gen": 1, "disc": 2}  # one generator pass; the discriminator on real, then on fake
+
+
+# -- any network library ------------------------------------------------------------------------------------------
+def test_an_equinox_module_plugs_in_and_matches_the_same_mlp():
+    eqx = pytest.importorskip("equinox")
+
+    def eqx_network(in_size, out_size, width):
+        template = eqx.nn.MLP(in_size, out_size, width, depth=1, activation=jax.nn.relu, key=jax.random.key(0))
+        params, static = eqx.partition(template, eqx.is_array)
+
+        def init(key):
+            return eqx.partition(eqx.nn.MLP(in_size, out_size, width, depth=1, activation=jax.nn.relu, key=key),
+                                 eqx.is_array)[0]
+
+        def apply(p, x):
+            return jax.vmap(eqx.combine(p, static))(x)
+
+        return init, apply
+
+    def to_mlp_params(p):  # equinox Linear stores (out, in) weights
+        return tuple({"w": layer.weight.T, "b": layer.bias} for layer in p.layers)
+
+    ring = mixtures.ring()
+    eg, ed = eqx_network(4, 2, 16), eqx_network(2, 1, 16)
+    game = games.gan(eg, ed, ring, latent_dim=4, batch_size=64)
+    ref = games.gan(games.mlp([4, 16, 2]), games.mlp([2, 16, 1]), ring, latent_dim=4, batch_size=64)
+    g, d = game.init(jax.random.key(1))
+    key = jax.random.key(2)
+    (v, _), (gx, gy) = jax.jit(game.losses_and_vector_field)(g, d, key)
+    (v_ref, _), (gx_ref, gy_ref) = jax.jit(ref.losses_and_vector_field)(to_mlp_params(g), to_mlp_params(d), key)
+    assert float(v) == pytest.approx(float(v_ref), rel=1e-5)
+    assert type(gx).__name__ == "MLP"  # gradients come back as an equinox pytree, ready for any optax optimizer
+    for ours, theirs in ((gx, gx_ref), (gy, gy_ref)):
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), to_mlp_params(ours), theirs)
+
+
+def test_a_flax_module_plugs_in():
+    nn = pytest.importorskip("flax.linen")
+
+    class Disc(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(1)(nn.relu(nn.Dense(16)(x)))
+
+    module = Disc()
+    disc = (lambda key: module.init(key, jnp.zeros((1, 2))), module.apply)
+    game = games.gan(games.mlp([2, 16, 2]), disc, mixtures.ring(), latent_dim=2, batch_size=32)
+    res = mm.run(game, mm.extragradient(optax.adam(1e-3)), steps=5, key=jax.random.key(0))
+    assert res.trace["value"].shape == (6,) and bool(jnp.all(jnp.isfinite(res.trace["value"])))
+
+
+# -- training through mm.run --------------------------------------------------------------------------------------
+TINY = dict(latent_dim=2, batch_size=32)
+
+
+def _tiny_game(**kw):
+    return games.gan(games.mlp([2, 16, 2]), games.mlp([2, 16, 1]), mixtures.ring(), **TINY, **kw)
+
+
+def test_training_is_compiled_vmapped_over_seeds_and_reproducible():
+    game = _tiny_game()
+    solver = mm.optimistic_gda(optax.adam(1e-3, b1=0.5))
+    run = jax.jit(jax.vmap(lambda k: mm.run(game, solver, steps=20, key=k, record_every=10)))
+    keys = jax.random.split(jax.random.key(0), 2)
+    res = run(keys)
+    assert res.trace["value"].shape == (2, 3)
+    assert res.trace["step"].tolist() == [[0, 10, 20]] * 2
+    assert jax.tree.leaves(res.x)[0].shape[0] == 2
+    again = run(keys)
+    jax.tree.map(np.testing.assert_array_equal, res.x, again.x)  # same keys, same numbers
+    assert not np.allclose(res.x[0]["w"][0], res.x[0]["w"][1])  # seeds differ
+    assert not np.allclose(res.trace["value"][0, 1:], res.trace["value"][1, 1:])
+
+
+def test_gan_with_r1_converges_to_the_data_mean_and_d_equal_one_half():
+    # Generator N(mu, 0.5^2) with a learnt mean, data N(1.5, 0.5^2), quadratic discriminator: the equilibrium is
+    # mu = 1.5 with logit = 0 (D* = 1/2) and value -log 4. With R1 (Mescheder et al. 2018) simultaneous Adam gets
+    # there from mu = 0.
+    data = mixtures.gaussian_1d(1.5, 0.5)
+    gen = games.Network(lambda key: jnp.zeros(()), lambda mu, z: mu + 0.5 * z)
+    game = games.gan(gen, quadratic_discriminator(), data, latent_dim=1, batch_size=512, r1=1.0)
+    solver = mm.simultaneous_gda(optax.adam(optax.exponential_decay(0.05, 500, 0.5)))
+    res = mm.run(game, solver, steps=2000, key=jax.random.key(0), record_every=1000)
+    assert float(res.x) == pytest.approx(1.5, abs=0.02)
+    np.testing.assert_allclose(res.y, 0.0, atol=0.01)
+    assert float(res.trace["value"][-1]) == pytest.approx(-LOG4, abs=2e-3)
+
+
+def test_float64(x64):
+    game = _tiny_game(r1=0.1)
+    g, d = game.init(jax.random.key(0))
+    (v, _), (gx, gy) = jax.jit(game.losses_and_vector_field)(g, d, jax.random.key(1))
+    assert v.dtype == jnp.float64
+    assert all(leaf.dtype == jnp.float64 for leaf in jax.tree.leaves((g, d, gx, gy)))
+
+
+def test_gan_samples_uses_the_games_latent_distribution():
+    gen = games.mlp([3, 8, 2])
+    params = gen.init(jax.random.key(0))
+    x = games.gan_samples(gen, params, jax.random.key(1), 100, latent_dim=3)
+    z = jax.random.normal(jax.random.key(1), (100, 3))
+    np.testing.assert_allclose(x, gen.apply(params, z), rtol=1e-6)
+    with pytest.raises(ValueError, match="latent_dim"):
+        games.gan_samples(gen, params, jax.random.key(1), 100, latent_dim=0)
+
+
+# -- bad input, refused before tracing ----------------------------------------------------------------------------
+RING = mixtures.ring()
+G, D = games.mlp([2, 8, 2]), games.mlp([2, 8, 1])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(generator=lambda key: 0), TypeError, "generator"),
+    (dict(discriminator=(1, 2)), TypeError, "discriminator"),
+    (dict(data="ring"), TypeError, "data"),
+    (dict(data=jnp.zeros(5)), ValueError, "data"),
+    (dict(data=jnp.zeros((5, 2), jnp.int32)), TypeError, "data"),
+    (dict(latent_dim=0), ValueError, "latent_dim"),
+    (dict(latent_dim=2.0), ValueError, "latent_dim"),
+    (dict(batch_size=True), ValueError, "batch_size"),
+    (dict(batch_size=-3), ValueError, "batch_size"),
+    (dict(loss="wasserstein"), ValueError, "loss"),
+    (dict(r1=-1.0), ValueError, "r1"),
+    (dict(r2=float("inf")), ValueError, "r2"),
+    (dict(name=3), TypeError, "name"),
+    (dict(generator=games.mlp([2, 8, 3])), ValueError, "generator: produces samples of shape"),
+    (dict(generator=games.mlp([5, 8, 2])), ValueError, "generator: apply"),
+    (dict(discriminator=games.mlp([2, 8, 2])), ValueError, "discriminator: must return one logit"),
+    (dict(discriminator=games.mlp([3, 8, 1])), ValueError, "discriminator: apply"),
+    (dict(generator=(lambda: None, G.apply)), ValueError, "generator: init"),
+])
+def test_bad_arguments_are_refused_with_their_name(kwargs, error, match):
+    args = dict(generator=G, discriminator=D, data=RING, latent_dim=2, batch_size=16)
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        games.gan(args.pop("generator"), args.pop("discriminator"), args.pop("data"), **args)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: games.mlp([2]), ValueError, "sizes"),
+    (lambda: games.mlp([2, 0, 1]), ValueError, "sizes"),
+    (lambda: games.mlp([2, 1], activation="relu"), TypeError, "activation"),
+    (lambda: games.mlp([2, 1], final_activation=3), TypeError, "final_activation"),
+    (lambda: games.mlp([2, 1], dtype=jnp.int32), TypeError, "dtype"),
+    (lambda: games.as_network(object(), "generator"), TypeError, "generator"),
+])
+def test_bad_network_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_mlp_shapes_init_scale_and_dtype():
+    net = games.mlp([3, 64, 64, 2], final_activation=jnp.tanh, dtype=jnp.float32)
+    params = net.init(jax.random.key(0))
+    assert [p["w"].shape for p in params] == [(3, 64), (64, 64), (64, 2)]
+    assert all(float(jnp.max(jnp.abs(p["b"]))) == 0.0 for p in params)
+    assert float(jnp.std(params[1]["w"])) == pytest.approx(1 / 8, rel=0.05)  # LeCun normal: 1/sqrt(fan_in)
+    out = jax.jit(net.apply)(params, jnp.ones((7, 3)) * 100)
+    assert out.shape == (7, 2) and float(jnp.max(jnp.abs(out))) <= 1.0
