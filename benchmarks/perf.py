@@ -519,7 +519,7 @@ def markdown(res: dict) -> str:
     m = res["machine"]
     lines.append(f"Machine: {m.get('cpu', '?')}, {m['cpu_count']} cores, {m.get('memory_gib', '?')} GiB; "
                  f"device {m['jax_devices'][0]}; jax {res['versions']['jax']}, torch {res['versions'].get('torch', '-')}"
-                 f" ({res['torch_threads']} threads); mode {res['mode']}; {res['date']}; load average at start "
+                 f" ({res['torch_threads']}); mode {res['mode']}; {res['date']}; load average at start "
                  f"{res['load_start']}.")
     lines.append("")
     lines.append("| workload | minimax | hand-fused scan | naive JAX loop | PyTorch eager | ratio | target |")
@@ -607,7 +607,7 @@ def main(argv=None) -> dict:
     if args.repeats:
         cfg["repeats"] = cfg["torch_repeats"] = args.repeats
     only = [s.strip() for s in args.only.split(",") if s.strip()]
-    threads = bt.set_threads(os.cpu_count()) if bt is not None else None
+    threads = bt.configure(os.cpu_count()) if bt is not None else None
     res = {"command": " ".join([os.path.basename(sys.executable), "benchmarks/perf.py", *(argv or sys.argv[1:])]),
            "mode": mode, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": machine(), "versions": versions(), "torch_threads": threads, "load_start": load(),

@@ -1,10 +1,11 @@
 """Sweeps: seeds x hyperparameters as one compiled call, sharded over every device, chunked to fit in memory.
 
 :func:`sweep` runs ``make_solver(**hyperparameters)`` on a game for every point of a grid and every seed. The
-flattened batch of runs is split over a one-axis device mesh (``jax.sharding``), and each chunk of it is one call
-of one compiled function, vmapped over the runs; grids larger than memory are cut into chunks of the same shape,
-so they reuse that compilation. Results come back to the host as NumPy arrays whose leading axes are the grid
-axes and then the seeds (:class:`Sweep`).
+flattened batch of runs is split over a one-axis device mesh (``jax.sharding``, ``shard_map``): each device
+computes its block of runs vmapped, or in groups of ``vmap_size``. Each chunk of the batch is one call of one
+compiled function; grids larger than memory are cut into chunks of the same shape, so they reuse that
+compilation. Results come back to the host as NumPy arrays whose leading axes are the grid axes and then the
+seeds (:class:`Sweep`).
 
 Run ``(grid point, seed s)`` is exactly ``mm.run(game, make_solver(**point), key=fold_in(key, s), ...)``: it does
 not depend on the chunk size, the number of devices, or which other runs share its batch, beyond floating-point
@@ -210,26 +211,36 @@ class _Spec(NamedTuple):
     vmap_size: Optional[int]
 
 
-def _batched_runs(spec: _Spec, mesh, chunk: int, hyper: dict, seeds, key, start):
-    """``chunk`` runs: vmapped, or looped in groups of ``vmap_size`` on each device (``lax.map``)."""
+def _batched_runs(spec: _Spec, mesh, hyper: dict, seeds, key, start):
+    """The runs of one chunk, each device computing its own block of them (``shard_map`` over the batch axis).
 
-    def one(h, seed):
+    On a device the block is vmapped, or looped over in groups of ``vmap_size`` (``lax.map``); a block (or group)
+    of one run is computed unbatched, because XLA's CPU backend runs matrix products with a batch dimension of
+    size 1 about 30% slower than without one.
+    """
+
+    def one(h, seed, key, start):
         x0, y0 = (None, None) if start is None else start
         res = run(spec.game, spec.make_solver(**h), steps=spec.steps, key=jax.random.fold_in(key, seed), x0=x0, y0=y0,
                   record_every=spec.record_every, metrics=dict(spec.metrics) or None, max_norm=spec.max_norm,
                   summary_every=spec.summary_every, on_divergence="ignore")
         return (res if spec.reduce is None else spec.reduce(res)), res.diverged_step
 
-    n_dev = mesh.devices.size
-    per_device = chunk // n_dev
-    if spec.vmap_size is None or spec.vmap_size >= per_device:
-        return jax.vmap(one)(hyper, seeds)
-    # Each device loops over its own block of runs, vmap_size at a time: split the batch axis as (device, run).
-    split = lambda a: jax.lax.with_sharding_constraint(  # noqa: E731
-        a.reshape(n_dev, per_device, *a.shape[1:]), NamedSharding(mesh, PartitionSpec(AXIS)))
-    looped = jax.vmap(lambda h, s: jax.lax.map(lambda hs: one(*hs), (h, s), batch_size=spec.vmap_size))
-    out = looped(jax.tree.map(split, hyper), split(seeds))
-    return jax.tree.map(lambda a: a.reshape(chunk, *a.shape[2:]), out)
+    def local(h, s, key, start):
+        single = lambda hs: one(*hs, key, start)  # noqa: E731
+        n = s.shape[0]
+        if spec.vmap_size is None or spec.vmap_size >= n:
+            if n == 1:
+                return jax.tree.map(lambda a: a[None], single(jax.tree.map(lambda a: a[0], (h, s))))
+            return jax.vmap(one, in_axes=(0, 0, None, None))(h, s, key, start)
+        if spec.vmap_size == 1:
+            return jax.lax.map(single, (h, s))
+        return jax.lax.map(single, (h, s), batch_size=spec.vmap_size)
+
+    batch, replicated = PartitionSpec(AXIS), PartitionSpec()
+    per_device = jax.shard_map(local, mesh=mesh, in_specs=(batch, batch, replicated, replicated), out_specs=batch,
+                               check_vma=False)
+    return per_device(hyper, seeds, key, start)
 
 
 _CACHE: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()
@@ -246,7 +257,7 @@ def _compiled(spec: _Spec, mesh, chunk: int, hyper: dict, seeds, key, start):
         return _CACHE[cache_key]
     batch, replicated = NamedSharding(mesh, PartitionSpec(AXIS)), NamedSharding(mesh, PartitionSpec())
     fn = jax.jit(
-        lambda h, s, k, x: _batched_runs(spec, mesh, chunk, h, s, k, x),
+        lambda h, s, k, x: _batched_runs(spec, mesh, h, s, k, x),
         in_shardings=(batch, batch, replicated, replicated),
         out_shardings=batch,
     )
@@ -352,10 +363,12 @@ def sweep(
         as many as fit ``memory_budget`` by XLA's memory analysis. A fixed chunk size compiles once for grids of
         any size (the last chunk is padded).
       memory_budget: bytes one call may use per device (default :func:`default_memory_budget`).
-      vmap_size: runs each device advances together. Default: all of its runs at once (``vmap``). A smaller
-        value loops over groups of that many inside the same compiled call (``lax.map``): on a CPU, where one
-        run's matrix products already fill the cores, ``vmap_size=1`` is never slower than running the seeds
-        one after another, and needs less memory.
+      vmap_size: runs each device advances together. Default: all of its runs in the chunk at once (``vmap``),
+        what accelerators want. A smaller value loops over groups of that many inside the same compiled call
+        (``lax.map``), with less memory. On a CPU, where one run's matrix products already keep the cores busy,
+        vmapping many runs of a network game measured slower than running them one after another;
+        ``vmap_size=1`` then takes as long as the sequential runs, and a ``chunk_size`` of a few runs (one
+        vmapped call per chunk) was a little faster (``benchmarks/perf.py``, workload 4b).
       devices: the devices to shard the runs over (default ``jax.devices()``: every device of every process).
       on_divergence: ``"warn"`` (default), ``"raise"`` or ``"ignore"``, once for the whole sweep, naming how many
         runs diverged; per run, ``Sweep.diverged_step``.
