@@ -2,7 +2,8 @@
 
 ``min_x max_y f(x, y)`` over arbitrary parameter pytrees. x minimises, y maximises. Games are data plus pure
 functions (:class:`Game`); solvers are ``(init, step)`` pairs built on optax (:mod:`minimax.solvers`); :func:`run`
-is the one driver, a compiled ``lax.scan``; diagnostics are pure functions (:mod:`minimax.diagnostics`).
+is the one driver, a compiled ``lax.scan``; :func:`sweep` runs seeds x hyperparameters as one compiled call
+sharded over devices; diagnostics are pure functions (:mod:`minimax.diagnostics`).
 Plots (:mod:`minimax.plot`) and the command line sit on top and are not imported here.
 """
 
@@ -24,6 +25,7 @@ from minimax.diagnostics import (
 )
 from minimax.game import Game
 from minimax.driver import DivergenceError, DivergenceWarning, Result, run
+from minimax.sweep import Sweep, sweep
 from minimax.solvers import (
     LookaheadState,
     OptimisticState,
@@ -59,6 +61,7 @@ __all__ = [
     "Result",
     "Simplex",
     "Solver",
+    "Sweep",
     "VERDICTS",
     "alternating_gda",
     "classify",
@@ -83,6 +86,7 @@ __all__ = [
     "sga",
     "simultaneous_gda",
     "spectral_radius",
+    "sweep",
     "update_eigenvalues",
     "update_jacobian",
     "vector_field",
