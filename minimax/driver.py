@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from minimax import _tree
 from minimax import diagnostics
 from minimax.game import Game
-from minimax.solvers import Solver
+from minimax.solvers import Solver, check_solver_fits
 
 __all__ = ["run", "Result", "DivergenceError", "DivergenceWarning", "check_point"]
 
@@ -156,16 +156,6 @@ def check_point(game: Game, x, y, key) -> None:
     for name, point, constraint in (("x0", x, game.x_constraint), ("y0", y, game.y_constraint)):
         if constraint is not None and _is_concrete(point) and not bool(constraint.contains(point, atol=1e-5)):
             raise ValueError(f"{name}: the starting point is outside the player's feasible set {constraint}")
-
-
-def _check_solver_fits(game: Game, solver: Solver) -> None:
-    if solver.geometry == "entropic":
-        for name, c in (("x_constraint", game.x_constraint), ("y_constraint", game.y_constraint)):
-            if c is None or not c.supports_entropic:
-                raise ValueError(
-                    f"solver: {solver.name} uses the entropic geometry, which needs both players on a Simplex; "
-                    f"the game's {name} is {c}"
-                )
 
 
 # -- the compiled loop --------------------------------------------------------------------------------------------
@@ -396,7 +386,7 @@ def run(
         if not isinstance(metrics, Mapping) or not all(callable(f) for f in metrics.values()):
             raise TypeError("metrics: expected a mapping {name: fn(x, y)}")
         metric_items = tuple(sorted(metrics.items()))
-    _check_solver_fits(game, solver)
+    check_solver_fits(game, solver)
 
     if key is not None and not _tree.is_key(key):
         raise TypeError(

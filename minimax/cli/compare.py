@@ -21,8 +21,9 @@ import jax
 import games
 from minimax import compare as comparison
 from minimax.cli._common import GAME_SPEC_HELP, UsageError, load_game, positive_int
-from minimax.driver import _check_solver_fits, check_point
+from minimax.driver import check_point
 from minimax.progress import ProgressBar
+from minimax.solvers import check_solver_fits
 
 DEFAULT_GAMES = ("bilinear", "dirac_gan")
 DEFAULT_SOLVERS = ("simultaneous", "alternating", "extragradient", "optimistic")
@@ -130,7 +131,7 @@ def _check_game(spec: str, label: str, game, solver_names, step_size: float, key
         raise UsageError(f"--game {spec}: {str(err).splitlines()[0]}") from None
     for name in solver_names:
         try:
-            _check_solver_fits(game, comparison.SOLVERS[name](step_size))
+            check_solver_fits(game, comparison.SOLVERS[name](step_size))
         except ValueError:
             raise UsageError(f"--solvers: {name} works only on games whose players are both on a simplex (matrix "
                              f"games such as rock_paper_scissors), not on {label!r}") from None
