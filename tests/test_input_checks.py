@@ -1,7 +1,10 @@
 """Input checks asked for in review: every bad input is named and refused before tracing, and helpers are shared."""
 
+import re
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import pytest
 
@@ -23,3 +26,193 @@ def test_run_uses_the_public_solver_fit_check():
 def test_cli_refuses_an_entropic_solver_on_an_unconstrained_game(capsys):
     assert cli.main(["compare", "--game", "bilinear", "--solvers", "omwu", "--progress", "never"]) == 2
     assert "--solvers: omwu works only on games whose players are both on a simplex" in capsys.readouterr().err
+
+
+# -- 2. run checks its input before tracing ----------------------------------------------------------------------
+BILINEAR = games.bilinear(jnp.eye(2))
+EG = mm.extragradient(optax.sgd(0.1))
+
+
+@pytest.fixture
+def no_tracing(monkeypatch):
+    """The error must come from the checks, before the compiled loop is reached."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the compiled loop was reached")
+
+    monkeypatch.setattr(driver, "_run_compiled", forbidden)
+
+
+def _run(game=BILINEAR, solver=EG, **kwargs):
+    args = dict(steps=5, x0=jnp.ones(2), y0=jnp.ones(2))
+    args.update(kwargs)
+    return mm.run(game, solver, **args)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(x0=jnp.array([1.0, jnp.nan])), r"x0: has non-finite entries \(NaN or inf\)"),
+    (dict(y0=jnp.array([jnp.inf, 0.0])), r"y0: has non-finite entries \(NaN or inf\)"),
+])
+def test_non_finite_start(no_tracing, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _run(**kwargs)
+
+
+def test_non_finite_start_names_the_leaf(no_tracing):
+    game = mm.Game(value=lambda x, y: jnp.sum(x["w"]) * y)
+    with pytest.raises(ValueError, match=r"x0: \['w'\] has non-finite entries"):
+        mm.run(game, EG, steps=3, x0={"w": jnp.array([0.0, -jnp.inf])}, y0=jnp.zeros(()))
+
+
+def test_non_finite_start_from_init_is_named(no_tracing):
+    game = BILINEAR.replace(init=lambda key: (jnp.full(2, jnp.nan), jnp.ones(2)))
+    with pytest.raises(ValueError, match="x0: has non-finite entries"):
+        mm.run(game, EG, steps=3, key=jax.random.key(0))
+
+
+def test_integer_start_is_promoted_to_the_default_float():
+    as_int = _run(x0=jnp.array([1, 2]), y0=jnp.array([0, 1]), steps=20)
+    as_float = _run(x0=jnp.array([1.0, 2.0]), y0=jnp.array([0.0, 1.0]), steps=20)
+    assert as_int.x.dtype == jnp.float32 and as_int.y.dtype == jnp.float32
+    np.testing.assert_array_equal(as_int.trace["dist"], as_float.trace["dist"])
+
+
+def test_integer_start_is_promoted_to_float64_under_x64(x64):
+    res = mm.run(games.bilinear(jnp.eye(2)), EG, steps=3, x0=jnp.array([1, 2]), y0=jnp.array([0, 1]))
+    assert res.x.dtype == jnp.float64 and res.trace["dist"].dtype == jnp.float64
+
+
+@pytest.mark.parametrize("init, match", [
+    (lambda key: (jnp.ones(2), jnp.ones(2), jnp.ones(2)), r"a tuple of 3"),
+    (lambda key: jnp.ones(2), r"an array of shape \(2,\)"),
+    (lambda key: {"x": jnp.ones(2), "y": jnp.ones(2)}, r"dict"),
+])
+def test_init_must_return_a_pair(no_tracing, init, match):
+    game = BILINEAR.replace(init=init)
+    with pytest.raises(TypeError, match=r"init: game.init\(key\) must return a pair \(x0, y0\), but returned " + match):
+        mm.run(game, EG, steps=3, key=jax.random.key(0))
+    with pytest.raises(TypeError, match="init: game.init"):  # also with a starting point given: init fixes shapes
+        mm.run(game, EG, steps=3, key=jax.random.key(0), x0=jnp.ones(2), y0=jnp.ones(2))
+
+
+@pytest.mark.parametrize("equilibrium, error, match", [
+    ((jnp.zeros(3), jnp.zeros(2)), ValueError, r"equilibrium\[0\]: the array has shape \(3,\), but x0 has shape \(2"),
+    ((jnp.zeros(2), jnp.zeros((2, 1))), ValueError, r"equilibrium\[1\]: the array has shape \(2, 1\), but y0 has"),
+    ((jnp.zeros(2), {"y": jnp.zeros(2)}), TypeError, r"equilibrium\[1\]: the array must be an array or a number, got "
+                                                      "dict"),
+    ((jnp.zeros(2), "zero"), TypeError, r"equilibrium\[1\]: the array must be an array or a number, got str"),
+])
+def test_equilibrium_must_match_the_players(no_tracing, equilibrium, error, match):
+    game = mm.Game(value=lambda x, y: x @ y, equilibrium=equilibrium)
+    with pytest.raises(error, match=match):
+        _run(game=game)
+
+
+def test_equilibrium_structure_must_match_pytree_players(no_tracing):
+    game = mm.Game(value=lambda x, y: jnp.sum(x["w"]) * y, equilibrium=(jnp.zeros(2), jnp.zeros(())))
+    with pytest.raises(ValueError, match=r"equilibrium\[0\]: its structure PyTreeDef\(\*\) does not match x0's "
+                                         r"PyTreeDef\(\{'w': \*\}\)"):
+        mm.run(game, EG, steps=3, x0={"w": jnp.ones(2)}, y0=jnp.zeros(()))
+
+
+def test_equilibrium_given_as_lists_is_accepted():
+    game = mm.Game(value=lambda x, y: x @ y, equilibrium=([0.0, 0.0], [0.0, 0.0]))
+    res = _run(game=game, steps=1)
+    assert float(res.trace["dist"][0]) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("metrics, match", [
+    ([("m", lambda x, y: x)], r"metrics: expected a mapping \{name: fn\(x, y\)\}, got list"),
+    ({"m": 3.0}, r"metrics\['m'\]: expected a function fn\(x, y\), got float"),
+    ({1: lambda x, y: x}, r"metrics: expected string names, got 1 of type int"),
+])
+def test_metrics_must_map_names_to_functions(no_tracing, metrics, match):
+    with pytest.raises(TypeError, match=match):
+        _run(metrics=metrics)
+
+
+def test_metric_that_fails_is_named(no_tracing):
+    with pytest.raises(ValueError, match=r"metrics\['bad'\]: calling it on x0 \(2,\) and y0 \(2,\) failed: TypeError"):
+        _run(metrics={"bad": lambda x, y: x @ jnp.ones((3, 3))})
+
+
+def test_solver_that_does_not_fit_the_game_is_named(no_tracing):
+    masked = mm.simultaneous_gda(optax.masked(optax.sgd(0.1), {"w": True}))  # a mask for a dict, not an array
+    with pytest.raises(ValueError, match=r"solver: simultaneous_gda failed on game 'bilinear' with x0 \(2,\) and "
+                                         r"y0 \(2,\): ValueError"):
+        _run(solver=masked)
+
+
+def test_solver_whose_step_changes_shapes_is_named(no_tracing):
+    def step(game, x, y, state, key):
+        return jnp.concatenate([x, x]), y, state
+
+    bad = mm.Solver(init=lambda x, y: (), step=step, name="doubler")
+    with pytest.raises(ValueError, match=r"solver: doubler.step changed x from float32\[2\] to float32\[4\]"):
+        _run(solver=bad)
+    triple = mm.Solver(init=lambda x, y: (), step=lambda game, x, y, state, key: (x, y), name="pair")
+    with pytest.raises(TypeError, match=r"solver: pair.step must return a triple \(x, y, state\), but returned a "
+                                        r"tuple of 2"):
+        _run(solver=triple)
+
+
+def test_solver_check_is_traced_once_per_signature():
+    driver._check_solver_step_cached.cache_clear()
+    solver = mm.extragradient(optax.sgd(0.05))
+    for _ in range(3):
+        _run(solver=solver, steps=2)
+    info = driver._check_solver_step_cached.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+    _run(solver=solver, steps=2, x0=jnp.ones(2, jnp.int32))  # promoted: the same float32 signature
+    assert driver._check_solver_step_cached.cache_info().hits == 3
+
+
+RPS = games.rock_paper_scissors()
+VERTEX = jnp.array([1.0, 0.0, 0.0])
+CENTRE = jnp.full(3, 1 / 3)
+
+
+@pytest.mark.parametrize("solver", [mm.multiplicative_weights(0.1), mm.optimistic_multiplicative_weights(0.1),
+                                    mm.mirror_prox(0.1), mm.lookahead(mm.multiplicative_weights(0.1))])
+def test_entropic_solvers_need_a_strictly_positive_start(no_tracing, solver):
+    with pytest.raises(ValueError, match=re.escape(f"x0: {solver.name} uses the entropic geometry, which needs a "
+                                                   "strictly positive starting point (every entry > 0, inside the "
+                                                   "simplex); got an entry 0")):
+        mm.run(RPS, solver, steps=3, x0=VERTEX, y0=CENTRE)
+    with pytest.raises(ValueError, match="y0: .* strictly positive"):
+        mm.run(RPS, solver, steps=3, x0=CENTRE, y0=VERTEX)
+
+
+def test_euclidean_solvers_may_start_on_the_boundary():
+    res = mm.run(RPS, mm.extragradient(optax.sgd(0.1)), steps=3, x0=VERTEX, y0=CENTRE)
+    assert res.x.shape == (3,) and bool(RPS.x_constraint.contains(res.x))
+
+
+def test_entropic_start_is_not_checked_under_vmap():
+    starts = jnp.stack([CENTRE, jnp.array([0.2, 0.3, 0.5])])
+    res = jax.vmap(lambda x0: mm.run(RPS, mm.multiplicative_weights(0.1), steps=4, x0=x0, y0=CENTRE))(starts)
+    assert res.x.shape == (2, 3) and res.trace["gap"].shape == (2, 5)
+
+
+def test_check_solver_step_is_public_and_names_the_solver():
+    bad = mm.Solver(init=lambda x, y: (), step=lambda game, x, y, state, key: (x[:1], y, state), name="cutter")
+    with pytest.raises(ValueError, match=r"solver: cutter.step changed x from float32\[2\] to float32\[1\]"):
+        driver.check_solver_step(BILINEAR, bad, jnp.ones(2), jnp.ones(2), jax.random.key(0))
+    # integer starts are described as run promotes them, and a legacy uint32 key stays a key
+    assert driver.check_solver_step(BILINEAR, EG, jnp.ones(2, jnp.int32), jnp.ones(2), jax.random.PRNGKey(0)) is None
+
+
+def test_cli_names_a_solver_that_cannot_step_on_the_game(capsys, tmp_path):
+    path = tmp_path / "callback_game.py"
+    path.write_text(
+        "import jax, jax.numpy as jnp, numpy as np, minimax as mm\n"
+        "def f(x, y):  # evaluates on the host, so JAX cannot differentiate it\n"
+        "    return jax.pure_callback(lambda a, b: np.float32(a @ b), jax.ShapeDtypeStruct((), jnp.float32), x, y)\n"
+        "def make_game():\n"
+        "    return mm.Game(value=f, init=lambda key: (jnp.ones(2), jnp.ones(2)))\n"
+    )
+    code = cli.main(["compare", "--game", str(path), "--solvers", "extragradient", "--progress", "never"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert ("--solvers: extragradient cannot run on 'make_game': solver: extragradient failed on game 'game' with "
+            "x0 (2,) and y0 (2,): ValueError: Pure callbacks do not support JVP") in err
