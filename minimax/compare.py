@@ -198,7 +198,7 @@ def compare(
 
     Returns:
       One dict per (solver, step size): ``game``, ``solver``, ``step_size``, ``steps``, ``seeds``, ``metric``
-      (``dist``, ``gap`` or ``grad_norm``), ``final`` and ``final_sd`` (mean and sd over seeds of the final
+      (``dist``, ``gap``, ``residual`` or ``grad_norm``: :func:`minimax.default_metric`), ``final`` and ``final_sd`` (mean and sd over seeds of the final
       metric), ``initial``, ``rate_step`` and ``rate_eval`` (median empirical rates per step and per gradient
       evaluation), ``radius`` (spectral radius at the equilibrium, when the game knows a single one), ``verdict``
       (the most common label over seeds), ``verdicts`` (counts), ``diverged_at`` (earliest divergence step or

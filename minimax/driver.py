@@ -41,7 +41,9 @@ class Result(NamedTuple):
       state: the solver state after the last completed step.
       trace: a dict of metrics stacked over the recorded steps (step 0, every ``record_every`` steps, and the
         last step): ``step``, ``grad_evals`` (cumulative), ``grad_norm`` (norm of the vector field), ``value``
-        (zero-sum) or ``loss_x`` / ``loss_y`` (general-sum); ``dist`` and ``dist_avg`` (iterate and running
+        (zero-sum) or ``loss_x`` / ``loss_y`` (general-sum); ``residual`` (the natural residual
+        :func:`minimax.natural_residual`, zero exactly at a constrained equilibrium) when either player has a
+        constraint; ``dist`` and ``dist_avg`` (iterate and running
         average) when the equilibrium is known; ``gap`` and ``gap_avg`` when best responses are known; and any
         user ``metrics``. After a divergence the metrics stay those of the last finite iterate.
       x_avg: the running average of x over the iterates after steps 1..t.
@@ -346,6 +348,8 @@ def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key) 
         rec["value"] = lx
     else:
         rec["loss_x"], rec["loss_y"] = lx, ly
+    if game.x_constraint is not None or game.y_constraint is not None:
+        rec["residual"] = diagnostics.natural_residual(game, carry.x, carry.y, field=field).astype(dtype)
     if game.has_equilibrium:
         rec["dist"] = diagnostics.distance_to_equilibrium(game, carry.x, carry.y).astype(dtype)
         rec["dist_avg"] = diagnostics.distance_to_equilibrium(game, carry.x_avg, carry.y_avg).astype(dtype)

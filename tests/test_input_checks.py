@@ -216,3 +216,50 @@ def test_cli_names_a_solver_that_cannot_step_on_the_game(capsys, tmp_path):
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert ("--solvers: extragradient cannot run on 'make_game': solver: extragradient failed on game 'game' with "
             "x0 (2,) and y0 (2,): ValueError: Pure callbacks do not support JVP") in err
+
+
+# -- 3. constrained games record the natural residual ------------------------------------------------------------
+# f = x y + x - y on [-1, 1]^2: every (x, -1) is a saddle point, and F = (y + 1, 1 - x) does not vanish there.
+BOX_GAME = mm.Game(value=lambda x, y: x * y + x - y, x_constraint=mm.Box(-1.0, 1.0), y_constraint=mm.Box(-1.0, 1.0))
+
+
+def test_constrained_run_records_the_residual_and_is_classified_by_it():
+    res = mm.run(BOX_GAME, mm.extragradient(optax.sgd(0.2)), steps=200, x0=jnp.array(0.5), y0=jnp.array(0.5),
+                 summary_every=10)
+    assert set(res.trace) == {"step", "grad_evals", "grad_norm", "residual", "value"}
+    assert float(res.y) == pytest.approx(-1.0)
+    assert float(res.trace["residual"][-1]) < 1e-6 < 1.0 < float(res.trace["grad_norm"][-1])
+    assert float(res.trace["residual"][-1]) == pytest.approx(float(mm.natural_residual(BOX_GAME, res.x, res.y)),
+                                                             abs=1e-7)
+    assert float(res.trace["residual"][0]) == pytest.approx(
+        float(mm.natural_residual(BOX_GAME, jnp.array(0.5), jnp.array(0.5))))
+    assert mm.default_metric(res.trace) == "residual"
+    assert mm.classify(res) == "converged"
+    assert mm.classify(res, "grad_norm") == "cycling"  # the old default: stalls at |1 - x*| > 0
+    assert float(res.summary["min"]["residual"]) < 1e-6
+
+
+def test_unconstrained_run_has_no_residual():
+    res = _run(steps=3)
+    assert "residual" not in res.trace and mm.default_metric(res.trace) == "dist"
+
+
+def test_natural_residual_reuses_a_given_field():
+    x, y = jnp.array(0.5), jnp.array(0.5)
+    field = BOX_GAME.vector_field(x, y)
+    assert float(mm.natural_residual(BOX_GAME, x, y, field=field)) == float(mm.natural_residual(BOX_GAME, x, y))
+
+
+@pytest.mark.parametrize("names, expected", [
+    (("grad_norm", "residual", "gap", "dist"), "dist"),
+    (("grad_norm", "residual", "gap"), "gap"),
+    (("grad_norm", "residual"), "residual"),
+    (("grad_norm",), "grad_norm"),
+])
+def test_default_metric_order(names, expected):
+    assert mm.default_metric({name: np.ones(2) for name in names}) == expected
+
+
+def test_default_metric_names_what_is_missing():
+    with pytest.raises(ValueError, match="trace: it has none of 'dist', 'gap', 'residual', 'grad_norm'"):
+        mm.default_metric({"value": np.ones(2)})

@@ -41,11 +41,11 @@ examples:
   minimax compare --game mypackage.games:make_game --json -      (rows as JSON on stdout, the table on stderr)
 
 columns: final = mean over seeds of the metric at the last step (dist: distance to the equilibrium, else gap:
-duality gap, else grad_norm: vector-field norm); rate/step and rate/grad = measured contraction factor over the
-second half of the run per step and per gradient evaluation (below 1 converges); radius = spectral radius of the
-solver's linearised update at the equilibrium ('-' when the game knows none); verdict = converged, cycling or
-diverged (@step when an iterate became non-finite; (k/n) when only k of n seeds agree); compile and run = seconds
-(compile 0 when the step size reused a compilation).
+duality gap, else residual: natural residual when a player is constrained, else grad_norm: vector-field norm);
+rate/step and rate/grad = measured contraction factor over the second half of the run per step and per gradient
+evaluation (below 1 converges); radius = spectral radius of the solver's linearised update at the equilibrium ('-'
+when the game knows none); verdict = converged, cycling or diverged (@step when an iterate became non-finite; (k/n)
+when only k of n seeds agree); compile and run = seconds (compile 0 when the step size reused a compilation).
 """
 
 
