@@ -1,5 +1,6 @@
 """Input checks asked for in review: every bad input is named and refused before tracing, and helpers are shared."""
 
+import json
 import re
 
 import jax
@@ -12,6 +13,7 @@ import games
 import minimax as mm
 import minimax.driver as driver
 from minimax import cli
+from minimax import compare as comparison
 
 
 # -- 1. one check that a solver fits a game ----------------------------------------------------------------------
@@ -263,3 +265,56 @@ def test_default_metric_order(names, expected):
 def test_default_metric_names_what_is_missing():
     with pytest.raises(ValueError, match="trace: it has none of 'dist', 'gap', 'residual', 'grad_norm'"):
         mm.default_metric({"value": np.ones(2)})
+
+
+# -- 4. the comparison: cgd by name, grad_evals from the solver, deterministic ties --------------------------------
+def test_cgd_is_a_named_solver():
+    solver = comparison.SOLVERS["cgd"](0.1)
+    assert solver.name == "competitive_gradient" and solver.grad_evals == 25.0  # 5 + 2 * 10 CG steps
+
+
+def test_cli_runs_cgd(capsys):
+    code = cli.main(["compare", "--game", "bilinear", "--solvers", "cgd", "--steps", "40", "--seeds", "2",
+                     "--progress", "never", "--json", "-"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    (row,) = json.loads(captured.out)
+    assert (row["solver"], row["metric"], row["verdict"], row["grad_evals"]) == ("cgd", "dist", "converged", 1000.0)
+    # CGD on a bilinear game contracts by 1 / sqrt(1 + eta^2 sigma^2) per step
+    assert row["radius"] == pytest.approx(1 / np.sqrt(1.01), rel=1e-6)
+    assert row["rate_step"] == pytest.approx(1 / np.sqrt(1.01), rel=1e-5)
+    assert "cgd" in captured.err  # the table
+
+
+def _batched_result(dist, diverged_step, steps_completed, grad_evals_per_step=2.0):
+    dist = np.asarray(dist, np.float32)
+    seeds, records = dist.shape
+    step = np.arange(records, dtype=np.int32)
+    trace = {"step": np.broadcast_to(step, dist.shape), "dist": dist,
+             "grad_evals": np.asarray(steps_completed, np.float32)[:, None] * np.float32(grad_evals_per_step)
+             * np.ones((1, records), np.float32)}
+    zeros = np.zeros((seeds, 1), np.float32)
+    return mm.Result(zeros, zeros, (), trace, zeros, zeros, np.asarray(steps_completed, np.int32),
+                     np.asarray(diverged_step, np.int32))
+
+
+def test_summarise_breaks_verdict_ties_the_same_way_in_any_seed_order():
+    converging, diverging = [1.0, 1e-2, 1e-4, 1e-8], [1.0, 2.0, 4.0, 8.0]
+    game, solver = games.bilinear(jnp.eye(1)), mm.extragradient(optax.sgd(0.1))
+    for order in ([converging, converging, diverging, diverging], [diverging, converging, diverging, converging]):
+        diverged = [3 if d is diverging else -1 for d in order]
+        row = comparison.summarise(game, solver, _batched_result(order, diverged, [3, 3, 3, 3]), radius=None)
+        assert row["verdict"] == "converged"
+        assert row["verdicts"] == {"converged": 2, "diverged": 2}
+        assert row["diverged_at"] == 3
+
+
+def test_summarise_counts_grad_evals_from_the_solver_in_double_precision():
+    game, solver = games.bilinear(jnp.eye(1)), mm.competitive_gradient(optax.sgd(0.1), eta=0.1)
+    long_run = 2**24 + 1  # a float32 trace entry of 25 * this is rounded
+    result = _batched_result([[1.0, 0.5], [1.0, 0.5]], [-1, -1], [long_run, long_run], grad_evals_per_step=25.0)
+    assert float(result.trace["grad_evals"][0, -1]) != 25.0 * long_run
+    assert comparison.summarise(game, solver, result, radius=None)["grad_evals"] == 25.0 * long_run
+    # seeds that diverged stop counting: the longest-running seed's evaluations
+    result = _batched_result([[1.0, 2.0], [1.0, 2.0]], [3, 5], [2, 4])
+    assert comparison.summarise(game, mm.extragradient(optax.sgd(0.1)), result, radius=None)["grad_evals"] == 8.0
