@@ -318,3 +318,18 @@ def test_summarise_counts_grad_evals_from_the_solver_in_double_precision():
     # seeds that diverged stop counting: the longest-running seed's evaluations
     result = _batched_result([[1.0, 2.0], [1.0, 2.0]], [3, 5], [2, 4])
     assert comparison.summarise(game, mm.extragradient(optax.sgd(0.1)), result, radius=None)["grad_evals"] == 8.0
+
+
+# -- 5. no dead helpers in minimax._tree ---------------------------------------------------------------------------
+def test_every_tree_helper_is_used_by_the_library():
+    import inspect
+    import pathlib
+
+    from minimax import _tree
+
+    helpers = {name for name, fn in vars(_tree).items() if inspect.isfunction(fn) and fn.__module__ == _tree.__name__}
+    package = pathlib.Path(_tree.__file__).parent
+    source = "\n".join(p.read_text() for p in package.rglob("*.py") if p.name != "_tree.py")
+    unused = sorted(h for h in helpers if f"_tree.{h}(" not in source)
+    assert unused == []
+    assert {"sub", "is_float", "float_leaves_split"}.isdisjoint(helpers)
