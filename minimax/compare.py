@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from minimax import diagnostics, solvers
+from minimax import _checks, diagnostics, solvers
 from minimax.driver import run
 from minimax.game import Game
 
@@ -60,14 +60,6 @@ _CACHE_SIZE = 64
 _compiled_cells: "OrderedDict[tuple, Any]" = OrderedDict()
 
 
-def _metric_items(metrics: Optional[Mapping[str, Callable]]) -> tuple:
-    if metrics is None:
-        return ()
-    if not isinstance(metrics, Mapping) or not all(callable(f) for f in metrics.values()):
-        raise TypeError("metrics: expected a mapping {name: fn(x, y)}")
-    return tuple(sorted(metrics.items()))
-
-
 def starting_points(game: Game, keys: jax.Array):
     """``game.init`` of each key, batched: the starting points ``(x0s, y0s)`` that :func:`minimax.run` would draw.
 
@@ -102,7 +94,7 @@ def compile_cell(game: Game, factory: Callable, step_size: float, keys: jax.Arra
     starts)``; :func:`run_cell` does.
     """
     lr = _step_size_array(step_size)
-    items = _metric_items(metrics)
+    items = _checks.metric_items(metrics)
     cache_key = (game, factory, steps, record_every, items, progress, _signature((lr, keys, starts)),
                  bool(jax.config.jax_enable_x64))
     if cache_key in _compiled_cells:
@@ -216,10 +208,8 @@ def compare(
     """
     if not isinstance(game, Game):
         raise TypeError(f"game: expected a minimax.Game, got {type(game).__name__}")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds: expected a positive integer, got {seeds!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps: expected a positive integer, got {steps!r}")
+    seeds = _checks.positive_int(seeds, "seeds")
+    steps = _checks.positive_int(steps, "steps")
     step_sizes = list(step_sizes)
     if not step_sizes or any(not np.isfinite(s) or s <= 0 for s in step_sizes):
         raise ValueError(f"step_sizes: expected positive numbers, got {step_sizes!r}")

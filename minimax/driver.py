@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from minimax import _tree
+from minimax import _checks, _tree
 from minimax import diagnostics
 from minimax.game import Game
 from minimax.solvers import Solver, check_solver_fits
@@ -82,16 +82,6 @@ class _Carry(NamedTuple):
 
 
 # -- checks before tracing ----------------------------------------------------------------------------------------
-def _positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected a positive integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value}")
-    return int(value)
-
-
 def _as_arrays(tree, name):
     """``tree`` with every leaf a floating-point array: integer leaves are promoted to the default float dtype
     (float32, or float64 under ``jax_enable_x64``); concrete leaves must be finite."""
@@ -214,20 +204,6 @@ def check_point(game: Game, x, y, key) -> None:
             raise ValueError(f"{name}: the starting point is outside the player's feasible set {constraint}")
 
 
-def _metric_items(metrics: Optional[Mapping[str, Callable]]) -> tuple:
-    """``metrics`` as sorted ``(name, fn)`` pairs (hashable, for the compiled loop's static arguments)."""
-    if metrics is None:
-        return ()
-    if not isinstance(metrics, Mapping):
-        raise TypeError(f"metrics: expected a mapping {{name: fn(x, y)}}, got {type(metrics).__name__}")
-    for name, fn in metrics.items():
-        if not isinstance(name, str):
-            raise TypeError(f"metrics: expected string names, got {name!r} of type {type(name).__name__}")
-        if not callable(fn):
-            raise TypeError(f"metrics[{name!r}]: expected a function fn(x, y), got {type(fn).__name__}")
-    return tuple(sorted(metrics.items()))
-
-
 def _check_entropic_start(solver: Solver, x, y) -> None:
     """An entropic (multiplicative) step never moves an entry that is 0: the start must be strictly positive.
     Checked on concrete values only; under ``jit`` or ``vmap`` the start is not known."""
@@ -275,7 +251,7 @@ def check_solver_step(game: Game, solver: Solver, x, y, key, metrics: Optional[M
     remembered (by game, solver, metrics and the shapes and dtypes of the arguments) when the arguments are
     concrete; under an outer ``jit`` or ``vmap`` it is repeated once per trace of the caller.
     """
-    _check_solver_step(game, solver, x, y, key, _metric_items(metrics))
+    _check_solver_step(game, solver, x, y, key, _checks.metric_items(metrics))
 
 
 def _check_solver_step(game: Game, solver: Solver, x, y, key, metric_items=()) -> None:
@@ -551,18 +527,18 @@ def run(
         if hasattr(solver, "init") and hasattr(solver, "update"):
             hint = " (an optax optimizer is not a solver: wrap it, e.g. mm.simultaneous_gda(optax.sgd(0.1)))"
         raise TypeError(f"solver: expected a minimax.Solver, got {type(solver).__name__}{hint}")
-    steps = _positive_int(steps, "steps")
-    record_every = _positive_int(record_every, "record_every", allow_none=True)
+    steps = _checks.positive_int(steps, "steps")
+    record_every = _checks.positive_int(record_every, "record_every", allow_none=True)
     if record_every is None or record_every > steps:
         record_every = steps
-    summary_every = _positive_int(summary_every, "summary_every", allow_none=True)
+    summary_every = _checks.positive_int(summary_every, "summary_every", allow_none=True)
     if on_divergence not in ("warn", "raise", "ignore"):
         raise ValueError(f"on_divergence: expected 'warn', 'raise' or 'ignore', got {on_divergence!r}")
     if max_norm is not None and not (isinstance(max_norm, numbers.Real) and max_norm > 0):
         raise ValueError(f"max_norm: expected a positive number or None, got {max_norm!r}")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress: expected a function of (step, steps), got {type(progress).__name__}")
-    metric_items = _metric_items(metrics)
+    metric_items = _checks.metric_items(metrics)
     check_solver_fits(game, solver)
 
     if key is not None and not _tree.is_key(key):

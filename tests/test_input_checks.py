@@ -333,3 +333,44 @@ def test_every_tree_helper_is_used_by_the_library():
     unused = sorted(h for h in helpers if f"_tree.{h}(" not in source)
     assert unused == []
     assert {"sub", "is_float", "float_leaves_split"}.isdisjoint(helpers)
+
+
+# -- 6. one check for integer arguments ----------------------------------------------------------------------------
+def _sweep(**kwargs):
+    return mm.sweep(BILINEAR, lambda learning_rate: mm.extragradient(optax.sgd(learning_rate)),
+                    grid={"learning_rate": [0.1]}, **kwargs)
+
+
+INTEGER_ARGUMENTS = [
+    ("steps", lambda v: _run(steps=v)),
+    ("record_every", lambda v: _run(record_every=v)),
+    ("summary_every", lambda v: _run(summary_every=v)),
+    ("steps", lambda v: _sweep(steps=v)),
+    ("chunk_size", lambda v: _sweep(steps=5, chunk_size=v)),
+    ("vmap_size", lambda v: _sweep(steps=5, vmap_size=v)),
+    ("steps", lambda v: comparison.compare(BILINEAR, ["extragradient"], steps=v)),
+    ("seeds", lambda v: comparison.compare(BILINEAR, ["extragradient"], steps=5, seeds=v)),
+    ("x_steps", lambda v: mm.alternating_gda(optax.sgd(0.1), x_steps=v)),
+    ("cg_steps", lambda v: mm.competitive_gradient(optax.sgd(0.1), eta=0.1, cg_steps=v)),
+    ("inner_steps", lambda v: mm.proximal_point(0.1, inner_steps=v)),
+    ("k", lambda v: mm.lookahead(EG, k=v)),
+]
+
+
+@pytest.mark.parametrize("name, call", INTEGER_ARGUMENTS)
+@pytest.mark.parametrize("value", [True, 2.0, "3"])
+def test_integer_arguments_refuse_bools_and_non_integers(no_tracing, name, call, value):
+    with pytest.raises(TypeError, match=re.escape(f"{name}: expected a positive integer") + f".*got "
+                                        f"{type(value).__name__} {re.escape(repr(value))}"):
+        call(value)
+
+
+@pytest.mark.parametrize("name, call", INTEGER_ARGUMENTS)
+def test_integer_arguments_refuse_zero(no_tracing, name, call):
+    with pytest.raises(ValueError, match=re.escape(f"{name}: expected a positive integer") + ".*got 0"):
+        call(0)
+
+
+def test_integer_arguments_accept_numpy_integers():
+    res = _run(steps=np.int64(4), record_every=np.int32(2))
+    assert res.trace["step"].tolist() == [0, 2, 4]
