@@ -19,10 +19,6 @@ def norm(tree: Any) -> jax.Array:
     return safe * jnp.sqrt(sum(jnp.sum(jnp.abs(leaf / safe) ** 2) for leaf in leaves))
 
 
-def sub(a: Any, b: Any) -> Any:
-    return jax.tree.map(lambda u, v: u - v, a, b)
-
-
 def axpy(alpha: Any, x: Any, y: Any) -> Any:
     """``alpha * x + y`` leafwise."""
     return jax.tree.map(lambda u, v: alpha * u + v, x, y)
@@ -35,10 +31,6 @@ def scale(alpha: Any, x: Any) -> Any:
 def where(cond: jax.Array, a: Any, b: Any) -> Any:
     """Selects the whole tree ``a`` where the scalar ``cond`` holds, else ``b``."""
     return jax.tree.map(lambda u, v: jnp.where(cond, u, v), a, b)
-
-
-def is_float(leaf: Any) -> bool:
-    return jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
 
 
 def all_finite(tree: Any) -> jax.Array:
@@ -68,15 +60,3 @@ def is_key(key: Any) -> bool:
         return shape == ()
     return dtype == jnp.uint32 and shape == (2,)
 
-
-def float_leaves_split(tree: Any):
-    """Splits ``tree`` into its floating-point leaves and a function that puts new ones back."""
-    leaves, treedef = jax.tree.flatten(tree)
-    mask = [_is_numeric_float(leaf) for leaf in leaves]
-    floats = [leaf for leaf, m in zip(leaves, mask) if m]
-
-    def rebuild(new_floats):
-        it = iter(new_floats)
-        return jax.tree.unflatten(treedef, [next(it) if m else leaf for leaf, m in zip(leaves, mask)])
-
-    return floats, rebuild

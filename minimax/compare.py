@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from minimax import diagnostics, solvers
+from minimax import _checks, diagnostics, solvers
 from minimax.driver import run
 from minimax.game import Game
 
@@ -34,6 +34,7 @@ SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
     "past_extragradient": lambda lr: solvers.past_extragradient(optax.sgd(lr)),
     "consensus": lambda lr: solvers.consensus(optax.sgd(lr), gamma=0.5),
     "sga": lambda lr: solvers.sga(optax.sgd(lr), lam=1.0),
+    "cgd": lambda lr: solvers.competitive_gradient(optax.sgd(lr), eta=lr),
     "lookahead": lambda lr: solvers.lookahead(solvers.simultaneous_gda(optax.sgd(lr)), k=5, alpha=0.5),
     "proximal_point": lambda lr: solvers.proximal_point(lr, inner_steps=20),
     "mwu": lambda lr: solvers.multiplicative_weights(lr),
@@ -57,14 +58,6 @@ def iterate(x, y) -> jax.Array:
 
 _CACHE_SIZE = 64
 _compiled_cells: "OrderedDict[tuple, Any]" = OrderedDict()
-
-
-def _metric_items(metrics: Optional[Mapping[str, Callable]]) -> tuple:
-    if metrics is None:
-        return ()
-    if not isinstance(metrics, Mapping) or not all(callable(f) for f in metrics.values()):
-        raise TypeError("metrics: expected a mapping {name: fn(x, y)}")
-    return tuple(sorted(metrics.items()))
 
 
 def starting_points(game: Game, keys: jax.Array):
@@ -101,7 +94,7 @@ def compile_cell(game: Game, factory: Callable, step_size: float, keys: jax.Arra
     starts)``; :func:`run_cell` does.
     """
     lr = _step_size_array(step_size)
-    items = _metric_items(metrics)
+    items = _checks.metric_items(metrics)
     cache_key = (game, factory, steps, record_every, items, progress, _signature((lr, keys, starts)),
                  bool(jax.config.jax_enable_x64))
     if cache_key in _compiled_cells:
@@ -198,12 +191,14 @@ def compare(
 
     Returns:
       One dict per (solver, step size): ``game``, ``solver``, ``step_size``, ``steps``, ``seeds``, ``metric``
-      (``dist``, ``gap`` or ``grad_norm``), ``final`` and ``final_sd`` (mean and sd over seeds of the final
-      metric), ``initial``, ``rate_step`` and ``rate_eval`` (median empirical rates per step and per gradient
-      evaluation), ``radius`` (spectral radius at the equilibrium, when the game knows a single one), ``verdict``
-      (the most common label over seeds), ``verdicts`` (counts), ``diverged_at`` (earliest divergence step or
-      None), ``grad_evals``, ``compile_seconds`` (0 when the compilation was reused) and ``seconds`` (the
-      compiled run of all seeds).
+      (``dist``, ``gap``, ``residual`` or ``grad_norm``, as :func:`minimax.default_metric` picks), ``final`` and
+      ``final_sd`` (mean and sd over seeds of the final metric), ``initial``, ``rate_step`` and ``rate_eval``
+      (median empirical rates per step and per gradient evaluation), ``radius`` (spectral radius at the
+      equilibrium, when the game knows a single one), ``verdict`` (the most common label over seeds; a tie goes to
+      the first of converged, cycling, diverged), ``verdicts`` (counts), ``diverged_at`` (earliest divergence step
+      or None), ``grad_evals`` (vector-field evaluations of the longest-running seed: its completed steps times
+      the solver's ``grad_evals`` per step), ``compile_seconds`` (0 when the compilation was reused) and
+      ``seconds`` (the compiled run of all seeds).
 
     Example:
       >>> import games
@@ -213,10 +208,8 @@ def compare(
     """
     if not isinstance(game, Game):
         raise TypeError(f"game: expected a minimax.Game, got {type(game).__name__}")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds: expected a positive integer, got {seeds!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps: expected a positive integer, got {steps!r}")
+    seeds = _checks.positive_int(seeds, "seeds")
+    steps = _checks.positive_int(steps, "steps")
     step_sizes = list(step_sizes)
     if not step_sizes or any(not np.isfinite(s) or s <= 0 for s in step_sizes):
         raise ValueError(f"step_sizes: expected positive numbers, got {step_sizes!r}")
@@ -267,8 +260,7 @@ def summarise(game: Game, solver: solvers.Solver, result, *, radius: Any = "auto
     with np.errstate(all="ignore"):
         final = np.asarray(trace[metric][:, -1], np.float64)
         initial = np.asarray(trace[metric][:, 0], np.float64)
-        verdicts = diagnostics.classify(result, metric)
-        labels, counts = np.unique(np.asarray(verdicts, dtype=str), return_counts=True)
+        verdicts = np.asarray(diagnostics.classify(result, metric), dtype=str).ravel().tolist()
         diverged = np.asarray(result.diverged_step)
         finite_part = dict(trace)
         steps = np.asarray(trace["step"])
@@ -277,6 +269,7 @@ def summarise(game: Game, solver: solvers.Solver, result, *, radius: Any = "auto
         rate_step = diagnostics.empirical_rate(finite_part, metric)
         rate_eval = diagnostics.empirical_rate(finite_part, metric, per="grad_eval")
         final_mean, final_sd = float(np.mean(final)), float(np.std(final))
+    counts = {v: verdicts.count(v) for v in diagnostics.VERDICTS if v in verdicts}
     if isinstance(radius, str) and radius == "auto":
         radius = None
         if _has_single_equilibrium(game):
@@ -292,11 +285,18 @@ def summarise(game: Game, solver: solvers.Solver, result, *, radius: Any = "auto
         "rate_step": _nanmedian(rate_step),
         "rate_eval": _nanmedian(rate_eval),
         "radius": radius,
-        "verdict": str(labels[np.argmax(counts)]),
-        "verdicts": {str(k): int(v) for k, v in zip(labels, counts)},
+        "verdict": _majority(counts),
+        "verdicts": counts,
         "diverged_at": int(diverged[diverged >= 0].min()) if np.any(diverged >= 0) else None,
-        "grad_evals": float(np.max(np.asarray(trace["grad_evals"])[:, -1])),
+        # From the solver's count per step, in double precision: a float32 trace entry rounds beyond 2**24.
+        "grad_evals": float(np.max(np.asarray(result.steps_completed))) * float(solver.grad_evals),
     }
+
+
+def _majority(counts: dict) -> str:
+    """The most common verdict; a tie goes to the one first in :data:`minimax.VERDICTS` (converged, cycling,
+    diverged), whatever the order of the seeds."""
+    return max(counts, key=lambda v: (counts[v], -diagnostics.VERDICTS.index(v)))
 
 
 def _has_single_equilibrium(game: Game) -> bool:

@@ -83,13 +83,21 @@ def duality_gap(game, x, y, *, key=None) -> jax.Array:
     return upper - lower
 
 
-def natural_residual(game, x, y, *, key=None) -> jax.Array:
+def natural_residual(game, x, y, *, key=None, field=None) -> jax.Array:
     r"""``||z - P(z - F(z))||``: zero exactly at a solution of the constrained problem (a saddle point).
 
     For unconstrained players P is the identity and this is the vector-field norm ``||F(z)||``; for constrained
     players (simplex, box, ball) ``||F||`` does not vanish at the equilibrium, but this residual does.
+    :func:`minimax.run` records it as ``trace["residual"]`` when either player is constrained.
+
+    Args:
+      game: the game.
+      x: the minimiser's point.
+      y: the maximiser's point.
+      key: feeds a stochastic game's vector field.
+      field: ``F(x, y)`` when it is already computed (``key`` is then unused).
     """
-    gx, gy = game.vector_field(x, y, key)
+    gx, gy = game.vector_field(x, y, key) if field is None else field
     px = retract(game.x_constraint, "euclidean", x, _tree.scale(-1, gx))
     py = retract(game.y_constraint, "euclidean", y, _tree.scale(-1, gy))
     diff = jax.tree.map(lambda a, b: a - b, (x, y), (px, py))
@@ -198,12 +206,20 @@ def spectral_radius(game, solver, x, y, *, state=None, key=None) -> float:
 
 
 # -- trace analysis -------------------------------------------------------------------------------------------------
+_DEFAULT_METRICS = ("dist", "gap", "residual", "grad_norm")
+
+
 def default_metric(trace: dict) -> str:
-    """The metric a verdict is based on: distance if known, else duality gap, else the vector-field norm."""
-    for name in ("dist", "gap", "grad_norm"):
+    """The metric a verdict is based on: each is zero exactly at an equilibrium, taken in this order.
+
+    Distance to the equilibrium if known, else the duality gap if best responses are known, else the natural
+    residual (recorded for games with a constrained player, where the vector-field norm need not vanish at the
+    equilibrium), else the vector-field norm.
+    """
+    for name in _DEFAULT_METRICS:
         if name in trace:
             return name
-    raise ValueError("trace: it has none of 'dist', 'gap', 'grad_norm'")
+    raise ValueError(f"trace: it has none of {', '.join(repr(n) for n in _DEFAULT_METRICS)}")
 
 
 def _tail_start(steps: np.ndarray, tail: float) -> int:
@@ -293,7 +309,8 @@ def classify(
 ):
     """Labels a run ``"converged"``, ``"cycling"`` or ``"diverged"``.
 
-    Based on ``trace[metric]`` (default: distance, else gap, else vector-field norm):
+    Based on ``trace[metric]`` (default: distance, else gap, else natural residual, else vector-field norm; see
+    :func:`default_metric`):
 
     * diverged: the run hit a non-finite iterate, or the metric's log-linear trend over the second half of the
       run rises by more than ``trend_tol`` and by more than three times the oscillation around the trend;

@@ -16,12 +16,12 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from minimax import _tree
+from minimax import _checks, _tree
 from minimax import diagnostics
 from minimax.game import Game
-from minimax.solvers import Solver
+from minimax.solvers import Solver, check_solver_fits
 
-__all__ = ["run", "Result", "DivergenceError", "DivergenceWarning", "check_point"]
+__all__ = ["run", "Result", "DivergenceError", "DivergenceWarning", "check_point", "check_solver_step"]
 
 
 class DivergenceError(FloatingPointError):
@@ -41,7 +41,9 @@ class Result(NamedTuple):
       state: the solver state after the last completed step.
       trace: a dict of metrics stacked over the recorded steps (step 0, every ``record_every`` steps, and the
         last step): ``step``, ``grad_evals`` (cumulative), ``grad_norm`` (norm of the vector field), ``value``
-        (zero-sum) or ``loss_x`` / ``loss_y`` (general-sum); ``dist`` and ``dist_avg`` (iterate and running
+        (zero-sum) or ``loss_x`` / ``loss_y`` (general-sum); ``residual`` (the natural residual
+        :func:`minimax.natural_residual`, zero exactly at a constrained equilibrium) when either player has a
+        constraint; ``dist`` and ``dist_avg`` (iterate and running
         average) when the equilibrium is known; ``gap`` and ``gap_avg`` when best responses are known; and any
         user ``metrics``. After a divergence the metrics stay those of the last finite iterate.
       x_avg: the running average of x over the iterates after steps 1..t.
@@ -80,27 +82,49 @@ class _Carry(NamedTuple):
 
 
 # -- checks before tracing ----------------------------------------------------------------------------------------
-def _positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected a positive integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value}")
-    return int(value)
-
-
 def _as_arrays(tree, name):
+    """``tree`` with every leaf a floating-point array: integer leaves are promoted to the default float dtype
+    (float32, or float64 under ``jax_enable_x64``); concrete leaves must be finite."""
+    float_dtype = jnp.result_type(float)
+
     def conv(leaf):
         try:
             arr = jnp.asarray(leaf)
         except TypeError as err:
             raise TypeError(f"{name}: every leaf must be an array or a number, got {type(leaf).__name__}") from err
+        if jnp.issubdtype(arr.dtype, jnp.integer):
+            return arr.astype(float_dtype)
         if not jnp.issubdtype(arr.dtype, jnp.floating):
-            raise TypeError(f"{name}: expected floating-point arrays, got a leaf of dtype {arr.dtype}")
+            raise TypeError(f"{name}: expected floating-point (or integer) arrays, got a leaf of dtype {arr.dtype}")
         return arr
 
-    return jax.tree.map(conv, tree)
+    tree = jax.tree.map(conv, tree)
+    if _is_concrete(tree) and not bool(_tree.all_finite(tree)):
+        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+            if not bool(jnp.all(jnp.isfinite(leaf))):
+                where = f" {jax.tree_util.keystr(path)}" if path else ""
+                raise ValueError(f"{name}:{where} has non-finite entries (NaN or inf); expected a finite start")
+    return tree
+
+
+def _what(value) -> str:
+    """A short description of ``value`` for error messages."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"an array of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
+def _init_pair(game: Game, key, *, abstract: bool = False):
+    """``game.init(key)`` as a pair ``(x0, y0)`` (only its shapes with ``abstract``), or an error naming init."""
+    try:
+        out = jax.eval_shape(game.init, key) if abstract else game.init(key)
+    except Exception as err:  # noqa: BLE001 - name the user's init in the error
+        raise ValueError(f"init: calling game.init(key) failed: {type(err).__name__}: {err}") from err
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"init: game.init(key) must return a pair (x0, y0), but returned {_what(out)}")
+    return tuple(out)
 
 
 def _describe(tree) -> str:
@@ -122,6 +146,26 @@ def _check_against(name: str, given, expected) -> None:
             raise ValueError(f"{name}: {where} has shape {tuple(jnp.shape(g))}, the game expects {tuple(e.shape)}")
 
 
+def _check_equilibrium(game: Game, x, y) -> None:
+    """``game.equilibrium`` must have the structure and shapes of the players (taken from x0 and y0)."""
+    for i, (name, star, point) in enumerate(zip(("x0", "y0"), game.equilibrium, (x, y))):
+        label = f"equilibrium[{i}]"
+        treedef = jax.tree.structure(point)
+        try:
+            parts = treedef.flatten_up_to(star)
+        except (ValueError, TypeError):
+            raise ValueError(f"{label}: its structure {jax.tree.structure(star)} does not match {name}'s {treedef}") \
+                from None
+        for (path, leaf), part in zip(jax.tree_util.tree_flatten_with_path(point)[0], parts):
+            where = jax.tree_util.keystr(path) or "the array"
+            try:
+                shape = tuple(jnp.shape(jnp.asarray(part)))
+            except Exception:  # noqa: BLE001 - not array-like
+                raise TypeError(f"{label}: {where} must be an array or a number, got {type(part).__name__}") from None
+            if shape != tuple(jnp.shape(leaf)):
+                raise ValueError(f"{label}: {where} has shape {shape}, but {name} has shape {tuple(jnp.shape(leaf))}")
+
+
 def _is_concrete(tree) -> bool:
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
 
@@ -129,16 +173,18 @@ def _is_concrete(tree) -> bool:
 def check_point(game: Game, x, y, key) -> None:
     """Checks a starting point against ``game`` (structure, shapes, scalar payoff, feasibility), before tracing.
 
+    Also checks that ``game.init`` returns a pair and that ``game.equilibrium`` has the players' structure and
+    shapes.
+
     Raises ValueError or TypeError naming the offending argument. Called by :func:`run`; public for drivers
     built on top of it.
     """
     if game.init is not None:
-        try:
-            ex, ey = jax.eval_shape(lambda k: game.init(k), key)
-        except Exception as err:  # noqa: BLE001 - report the user's init failure with its name
-            raise ValueError(f"init: calling game.init(key) failed: {type(err).__name__}: {err}") from err
+        ex, ey = _init_pair(game, key, abstract=True)
         _check_against("x0", x, ex)
         _check_against("y0", y, ey)
+    if game.equilibrium is not None:
+        _check_equilibrium(game, x, y)
     losses = [("value", game.loss_x)] if game.zero_sum else [("losses[0]", game.loss_x), ("losses[1]", game.loss_y)]
     for name, fn in losses:
         try:
@@ -158,14 +204,111 @@ def check_point(game: Game, x, y, key) -> None:
             raise ValueError(f"{name}: the starting point is outside the player's feasible set {constraint}")
 
 
-def _check_solver_fits(game: Game, solver: Solver) -> None:
-    if solver.geometry == "entropic":
-        for name, c in (("x_constraint", game.x_constraint), ("y_constraint", game.y_constraint)):
-            if c is None or not c.supports_entropic:
-                raise ValueError(
-                    f"solver: {solver.name} uses the entropic geometry, which needs both players on a Simplex; "
-                    f"the game's {name} is {c}"
-                )
+def _check_entropic_start(solver: Solver, x, y) -> None:
+    """An entropic (multiplicative) step never moves an entry that is 0: the start must be strictly positive.
+    Checked on concrete values only; under ``jit`` or ``vmap`` the start is not known."""
+    if solver.geometry != "entropic":
+        return
+    for name, point in (("x0", x), ("y0", y)):
+        if not _is_concrete(point):
+            continue
+        lowest = min(float(jnp.min(leaf)) for leaf in jax.tree.leaves(point))
+        if not lowest > 0:
+            raise ValueError(
+                f"{name}: {solver.name} uses the entropic geometry, which needs a strictly positive starting point "
+                f"(every entry > 0, inside the simplex); got an entry {lowest:g}"
+            )
+
+
+def _check_same(what: str, before, after, solver: Solver) -> None:
+    """``solver.step`` must return ``what`` with the structure, shapes and dtypes it received (a scan carry)."""
+    if jax.tree.structure(before) != jax.tree.structure(after):
+        raise ValueError(
+            f"solver: {solver.name}.step changed the structure of {what} from {jax.tree.structure(before)} to "
+            f"{jax.tree.structure(after)}; a step must return x, y and state shaped as it received them"
+        )
+    for (path, b), a in zip(jax.tree_util.tree_flatten_with_path(before)[0], jax.tree.leaves(after)):
+        same_dtype = a.dtype == b.dtype or getattr(b, "weak_type", False)  # a weak-typed start is promoted
+        if tuple(a.shape) != tuple(b.shape) or not same_dtype:
+            where = jax.tree_util.keystr(path)
+            raise ValueError(
+                f"solver: {solver.name}.step changed {what}{where} from {b.dtype}{list(b.shape)} to "
+                f"{a.dtype}{list(a.shape)}; a step must return x, y and state shaped as it received them"
+            )
+
+
+def check_solver_step(game: Game, solver: Solver, x, y, key, metrics: Optional[Mapping[str, Callable]] = None
+                      ) -> None:
+    """Checks that ``solver`` can step on ``game`` from (x, y), before tracing the loop.
+
+    Traces ``solver.init``, one ``solver.step`` and the user ``metrics`` abstractly (``jax.eval_shape``, nothing is
+    computed), so that a solver that does not fit the game fails with a ValueError or TypeError naming the solver and
+    the game, not deep inside the compiled loop; a step must return x, y and state with the structure, shapes and
+    dtypes it received. Integer leaves of x and y are taken as the default float dtype, as :func:`run` promotes
+    them. Called by :func:`run`; public for drivers built on top of it.
+
+    Tracing a step can cost more than a cached call of :func:`run` on a small game, so a check that passed is
+    remembered (by game, solver, metrics and the shapes and dtypes of the arguments) when the arguments are
+    concrete; under an outer ``jit`` or ``vmap`` it is repeated once per trace of the caller.
+    """
+    _check_solver_step(game, solver, x, y, key, _checks.metric_items(metrics))
+
+
+def _check_solver_step(game: Game, solver: Solver, x, y, key, metric_items=()) -> None:
+    args = (_abstract_weak(x, promote=True), _abstract_weak(y, promote=True), _abstract_weak(key))
+    if _is_concrete((x, y, key)):
+        flat, treedef = jax.tree.flatten(args)
+        _check_solver_step_cached(game, solver, metric_items, treedef, tuple(flat))
+    else:
+        _check_solver_step_abstract(game, solver, metric_items, *args)
+
+
+def _abstract_weak(tree, promote: bool = False):
+    """Shape, dtype and weak type of every leaf (a hashable description); with ``promote``, integers as floats."""
+
+    def describe(a):
+        dtype = jnp.result_type(a)
+        if promote and jnp.issubdtype(dtype, jnp.integer):
+            dtype = jnp.result_type(float)
+        return jax.ShapeDtypeStruct(jnp.shape(a), dtype, weak_type=getattr(a, "weak_type", False))
+
+    return jax.tree.map(describe, tree)
+
+
+@functools.lru_cache(maxsize=256)
+def _check_solver_step_cached(game, solver, metric_items, treedef, flat) -> None:
+    _check_solver_step_abstract(game, solver, metric_items, *jax.tree.unflatten(treedef, flat))
+
+
+def _check_solver_step_abstract(game: Game, solver: Solver, metric_items, x, y, key) -> None:
+    def one_step(x_, y_, key_):
+        state = solver.init(x_, y_)
+        return state, solver.step(game, x_, y_, state, key_)
+
+    try:
+        state, out = jax.eval_shape(one_step, x, y, key)
+    except Exception as err:  # noqa: BLE001 - name the solver and the game instead of a trace dump
+        raise ValueError(
+            f"solver: {solver.name} failed on game {game.name!r} with x0 {_describe(x)} and y0 {_describe(y)}: "
+            f"{_first_line(err)}"
+        ) from err
+    if not (isinstance(out, (tuple, list)) and len(out) == 3):
+        raise TypeError(f"solver: {solver.name}.step must return a triple (x, y, state), but returned {_what(out)}")
+    _check_same("x", x, out[0], solver)
+    _check_same("y", y, out[1], solver)
+    _check_same("state", state, out[2], solver)
+    for name, fn in metric_items:
+        try:
+            jax.eval_shape(fn, x, y)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(
+                f"metrics[{name!r}]: calling it on x0 {_describe(x)} and y0 {_describe(y)} failed: {_first_line(err)}"
+            ) from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 # -- the compiled loop --------------------------------------------------------------------------------------------
@@ -181,6 +324,8 @@ def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key) 
         rec["value"] = lx
     else:
         rec["loss_x"], rec["loss_y"] = lx, ly
+    if game.x_constraint is not None or game.y_constraint is not None:
+        rec["residual"] = diagnostics.natural_residual(game, carry.x, carry.y, field=field).astype(dtype)
     if game.has_equilibrium:
         rec["dist"] = diagnostics.distance_to_equilibrium(game, carry.x, carry.y).astype(dtype)
         rec["dist_avg"] = diagnostics.distance_to_equilibrium(game, carry.x_avg, carry.y_avg).astype(dtype)
@@ -345,12 +490,14 @@ def run(
       key: a PRNG key (``jax.random.key(0)``). Required when the start is drawn from ``game.init`` or when the
         game is stochastic. It is consumed: ``game.init`` receives ``key`` itself; step t receives
         ``fold_in(fold_in(key, 1), t)`` and the metrics at step t ``fold_in(fold_in(key, 2), t)``.
-      x0: starting x (any pytree matching the game); default ``game.init(key)[0]``.
+      x0: starting x (any pytree matching the game, finite; integer arrays are promoted to the default float
+        dtype); default ``game.init(key)[0]``. Entropic solvers (``multiplicative_weights``, ...) need every
+        entry strictly positive.
       y0: starting y; give both or neither.
       record_every: record the trace every this many steps (plus step 0 and the last step); ``None`` records
         only the start and the end. Thinning saves memory on long runs; the metrics cost one extra vector-field
         evaluation per record.
-      metrics: extra trace entries, ``{name: fn(x, y) -> array}``.
+      metrics: extra trace entries, a mapping ``{name: fn(x, y) -> array}`` with string names.
       max_norm: also treat ``||(x, y)|| > max_norm`` as divergence (e.g. ``1e6``).
       on_divergence: ``"warn"`` (default), ``"raise"`` (:class:`DivergenceError`) or ``"ignore"``. Only
         possible outside ``jit``/``vmap``; inside them read ``Result.diverged_step``.
@@ -380,23 +527,19 @@ def run(
         if hasattr(solver, "init") and hasattr(solver, "update"):
             hint = " (an optax optimizer is not a solver: wrap it, e.g. mm.simultaneous_gda(optax.sgd(0.1)))"
         raise TypeError(f"solver: expected a minimax.Solver, got {type(solver).__name__}{hint}")
-    steps = _positive_int(steps, "steps")
-    record_every = _positive_int(record_every, "record_every", allow_none=True)
+    steps = _checks.positive_int(steps, "steps")
+    record_every = _checks.positive_int(record_every, "record_every", allow_none=True)
     if record_every is None or record_every > steps:
         record_every = steps
-    summary_every = _positive_int(summary_every, "summary_every", allow_none=True)
+    summary_every = _checks.positive_int(summary_every, "summary_every", allow_none=True)
     if on_divergence not in ("warn", "raise", "ignore"):
         raise ValueError(f"on_divergence: expected 'warn', 'raise' or 'ignore', got {on_divergence!r}")
     if max_norm is not None and not (isinstance(max_norm, numbers.Real) and max_norm > 0):
         raise ValueError(f"max_norm: expected a positive number or None, got {max_norm!r}")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress: expected a function of (step, steps), got {type(progress).__name__}")
-    metric_items = ()
-    if metrics is not None:
-        if not isinstance(metrics, Mapping) or not all(callable(f) for f in metrics.values()):
-            raise TypeError("metrics: expected a mapping {name: fn(x, y)}")
-        metric_items = tuple(sorted(metrics.items()))
-    _check_solver_fits(game, solver)
+    metric_items = _checks.metric_items(metrics)
+    check_solver_fits(game, solver)
 
     if key is not None and not _tree.is_key(key):
         raise TypeError(
@@ -410,16 +553,15 @@ def run(
             raise ValueError("x0, y0: the game has no init function, so pass both starting points")
         if key is None:
             raise ValueError("key: required to draw the starting point from game.init (or pass x0 and y0)")
-        try:
-            x0, y0 = game.init(key)
-        except Exception as err:  # noqa: BLE001 - name the user's init in the error
-            raise ValueError(f"init: calling game.init(key) failed: {type(err).__name__}: {err}") from err
+        x0, y0 = _init_pair(game, key)
     if key is None:
         if game.stochastic:
             raise ValueError(f"key: the game {game.name!r} is stochastic, so run needs a key (jax.random.key(0))")
         key = jax.random.key(0)
     x0, y0 = _as_arrays(x0, "x0"), _as_arrays(y0, "y0")
     check_point(game, x0, y0, key)
+    _check_entropic_start(solver, x0, y0)
+    _check_solver_step(game, solver, x0, y0, key, metric_items)
 
     result = _run_compiled(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
                            summary_every=summary_every)

@@ -57,7 +57,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from minimax import _tree
+from minimax import _checks, _tree
 from minimax.constraints import GEOMETRIES, retract
 
 __all__ = [
@@ -161,12 +161,6 @@ def _check_geometry(geometry: str) -> str:
     if geometry not in GEOMETRIES:
         raise ValueError(f"geometry: expected one of {GEOMETRIES}, got {geometry!r}")
     return geometry
-
-
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
 
 
 def _check_nonnegative(value: Any, name: str) -> Any:
@@ -281,8 +275,8 @@ def alternating_gda(
     geometry = _check_geometry(geometry)
     if first not in ("x", "y"):
         raise ValueError(f"first: expected 'x' or 'y', got {first!r}")
-    x_steps = _check_positive_int(x_steps, "x_steps")
-    y_steps = _check_positive_int(y_steps, "y_steps")
+    x_steps = _checks.positive_int(x_steps, "x_steps")
+    y_steps = _checks.positive_int(y_steps, "y_steps")
 
     def phase(grad_fn, opt, constraint, n):
         def run_phase(mover, other, opt_state, key):
@@ -523,7 +517,7 @@ def competitive_gradient(opt_x, opt_y=None, *, eta: float, cg_steps: int = 10) -
         raise TypeError(f"eta: expected a positive number, got {type(eta).__name__}")
     if isinstance(eta, numbers.Real) and not eta > 0:
         raise ValueError(f"eta: expected a positive number, got {eta!r}")
-    cg_steps = _check_positive_int(cg_steps, "cg_steps")
+    cg_steps = _checks.positive_int(cg_steps, "cg_steps")
 
     def direction(game, x, y, key):
         gx, gy = game.vector_field(x, y, key)
@@ -569,7 +563,7 @@ def proximal_point(learning_rate: float, *, inner_steps: int = 20, geometry: str
         raise TypeError(f"learning_rate: expected a positive number, got {type(learning_rate).__name__}")
     if isinstance(learning_rate, numbers.Real) and not learning_rate > 0:
         raise ValueError(f"learning_rate: expected a positive number, got {learning_rate!r}")
-    inner_steps = _check_positive_int(inner_steps, "inner_steps")
+    inner_steps = _checks.positive_int(inner_steps, "inner_steps")
     geometry = _check_geometry(geometry)
     eta = learning_rate
 
@@ -606,7 +600,7 @@ def lookahead(solver: Solver, *, k: int = 5, alpha: float = 0.5) -> Solver:
     """
     if not isinstance(solver, Solver):
         raise TypeError(f"solver: expected a minimax.Solver, got {type(solver).__name__}")
-    k = _check_positive_int(k, "k")
+    k = _checks.positive_int(k, "k")
     if not (isinstance(alpha, numbers.Real) and 0 < alpha <= 1):
         raise ValueError(f"alpha: expected a number in (0, 1], got {alpha!r}")
 

@@ -29,8 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from minimax import _tree
-from minimax.driver import DivergenceError, DivergenceWarning, _as_arrays, _positive_int, check_point, run
+from minimax import _checks, _tree
+from minimax.driver import DivergenceError, DivergenceWarning, _as_arrays, check_point, run
 from minimax.game import Game
 from minimax.progress import ProgressBar
 from minimax.solvers import Solver
@@ -116,7 +116,7 @@ def _check_grid(grid, dtype) -> dict:
 
 def _check_seeds(seeds) -> np.ndarray:
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-        return np.arange(_positive_int(seeds, "seeds"), dtype=np.int32)
+        return np.arange(_checks.positive_int(seeds, "seeds"), dtype=np.int32)
     if isinstance(seeds, (bool, str, bytes, float)) or seeds is None:
         raise TypeError(f"seeds: expected a positive integer or a sequence of seeds, got {type(seeds).__name__}")
     arr = np.asarray(seeds)
@@ -187,12 +187,12 @@ def _check_devices(devices) -> list:
     return devices
 
 
-def _check_optional_positive(value, name, kind=numbers.Integral):
+def _check_optional_positive(value, name):
+    """A positive number or None (integer arguments go through ``_checks.positive_int``)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
-        what = "integer" if kind is numbers.Integral else "number"
-        raise ValueError(f"{name}: expected a positive {what} or None, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name}: expected a positive number or None, got {value!r}")
     return value
 
 
@@ -392,25 +392,21 @@ def sweep(
     """
     if not isinstance(game, Game):
         raise TypeError(f"game: expected a minimax.Game, got {type(game).__name__}")
-    steps = _positive_int(steps, "steps")
+    steps = _checks.positive_int(steps, "steps")
     dtype = np.dtype(jnp.result_type(float))
     grid = _check_grid(grid, dtype)
     _check_factory(make_solver, grid)
     seeds = _check_seeds(seeds)
-    record_every = _positive_int(record_every, "record_every", allow_none=True)
-    summary_every = _positive_int(summary_every, "summary_every", allow_none=True)
+    record_every = _checks.positive_int(record_every, "record_every", allow_none=True)
+    summary_every = _checks.positive_int(summary_every, "summary_every", allow_none=True)
     if max_norm is not None and not (isinstance(max_norm, numbers.Real) and max_norm > 0):
         raise ValueError(f"max_norm: expected a positive number or None, got {max_norm!r}")
-    metric_items = ()
-    if metrics is not None:
-        if not isinstance(metrics, Mapping) or not all(callable(f) for f in metrics.values()):
-            raise TypeError("metrics: expected a mapping {name: fn(x, y)}")
-        metric_items = tuple(sorted(metrics.items()))
+    metric_items = _checks.metric_items(metrics)
     if reduce is not None and not callable(reduce):
         raise TypeError(f"reduce: expected a function of a Result, got {type(reduce).__name__}")
-    chunk_size = _check_optional_positive(chunk_size, "chunk_size")
-    vmap_size = _check_optional_positive(vmap_size, "vmap_size")
-    memory_budget = _check_optional_positive(memory_budget, "memory_budget", numbers.Real)
+    chunk_size = _checks.positive_int(chunk_size, "chunk_size", allow_none=True)
+    vmap_size = _checks.positive_int(vmap_size, "vmap_size", allow_none=True)
+    memory_budget = _check_optional_positive(memory_budget, "memory_budget")
     devices = _check_devices(devices)
     if on_divergence not in ("warn", "raise", "ignore"):
         raise ValueError(f"on_divergence: expected 'warn', 'raise' or 'ignore', got {on_divergence!r}")

@@ -144,9 +144,10 @@ def test_not_a_game():
         _run(game=lambda x, y: x * y)
 
 
-def test_integer_starting_point():
-    with pytest.raises(TypeError, match="x0: expected floating-point arrays, got a leaf of dtype int32"):
-        _run(x0=jnp.array([1, 2]))
+def test_boolean_starting_point():
+    # integer starting points are promoted to floats (tests/test_input_checks.py); booleans are refused
+    with pytest.raises(TypeError, match=r"x0: expected floating-point \(or integer\) arrays, got a leaf of dtype bool"):
+        _run(x0=jnp.array([True, False]))
 
 
 def test_infeasible_starting_point():

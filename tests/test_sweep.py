@@ -188,7 +188,7 @@ def structural_int(inner_steps):
     (dict(metrics=[1]), TypeError, "metrics: expected a mapping"),
     (dict(reduce=3), TypeError, "reduce: expected a function"),
     (dict(chunk_size=0), ValueError, "chunk_size: expected a positive integer"),
-    (dict(vmap_size=1.5), ValueError, "vmap_size: expected a positive integer"),
+    (dict(vmap_size=1.5), TypeError, "vmap_size: expected a positive integer or None, got float 1.5"),
     (dict(memory_budget=-5), ValueError, "memory_budget: expected a positive number"),
     (dict(devices=["cpu"]), TypeError, "devices: expected a non-empty sequence of jax devices"),
     (dict(on_divergence="stop"), ValueError, "on_divergence: expected"),

@@ -21,8 +21,9 @@ import jax
 import games
 from minimax import compare as comparison
 from minimax.cli._common import GAME_SPEC_HELP, UsageError, load_game, positive_int
-from minimax.driver import _check_solver_fits, check_point
+from minimax.driver import check_point, check_solver_step
 from minimax.progress import ProgressBar
+from minimax.solvers import check_solver_fits
 
 DEFAULT_GAMES = ("bilinear", "dirac_gan")
 DEFAULT_SOLVERS = ("simultaneous", "alternating", "extragradient", "optimistic")
@@ -40,11 +41,11 @@ examples:
   minimax compare --game mypackage.games:make_game --json -      (rows as JSON on stdout, the table on stderr)
 
 columns: final = mean over seeds of the metric at the last step (dist: distance to the equilibrium, else gap:
-duality gap, else grad_norm: vector-field norm); rate/step and rate/grad = measured contraction factor over the
-second half of the run per step and per gradient evaluation (below 1 converges); radius = spectral radius of the
-solver's linearised update at the equilibrium ('-' when the game knows none); verdict = converged, cycling or
-diverged (@step when an iterate became non-finite; (k/n) when only k of n seeds agree); compile and run = seconds
-(compile 0 when the step size reused a compilation).
+duality gap, else residual: natural residual when a player is constrained, else grad_norm: vector-field norm);
+rate/step and rate/grad = measured contraction factor over the second half of the run per step and per gradient
+evaluation (below 1 converges); radius = spectral radius of the solver's linearised update at the equilibrium ('-'
+when the game knows none); verdict = converged, cycling or diverged (@step when an iterate became non-finite; (k/n)
+when only k of n seeds agree); compile and run = seconds (compile 0 when the step size reused a compilation).
 """
 
 
@@ -124,16 +125,24 @@ def _check_game(spec: str, label: str, game, solver_names, step_size: float, key
         raise UsageError(f"--game {spec}: the game has no init function; compare draws each seed's starting point "
                          "from game.init(key), so give Game an init=")
     try:
-        x0, y0 = game.init(key)
+        start = game.init(key)
+        if not (isinstance(start, (tuple, list)) and len(start) == 2):
+            raise TypeError("init: game.init(key) must return a pair (x0, y0)")
+        x0, y0 = start
         check_point(game, x0, y0, key)
     except (ValueError, TypeError) as err:
         raise UsageError(f"--game {spec}: {str(err).splitlines()[0]}") from None
     for name in solver_names:
+        solver = comparison.SOLVERS[name](step_size)
         try:
-            _check_solver_fits(game, comparison.SOLVERS[name](step_size))
+            check_solver_fits(game, solver)
         except ValueError:
             raise UsageError(f"--solvers: {name} works only on games whose players are both on a simplex (matrix "
                              f"games such as rock_paper_scissors), not on {label!r}") from None
+        try:
+            check_solver_step(game, solver, x0, y0, key)
+        except (ValueError, TypeError) as err:
+            raise UsageError(f"--solvers: {name} cannot run on {label!r}: {str(err).splitlines()[0]}") from None
 
 
 def _check_output(path: Optional[str], option: str) -> None:

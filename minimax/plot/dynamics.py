@@ -44,6 +44,7 @@ METRIC_LABELS = {
     "gap": "duality gap",
     "gap_avg": "duality gap of the averaged iterate",
     "grad_norm": "vector-field norm ‖F(z)‖",
+    "residual": "natural residual ‖z − P(z − F(z))‖",
 }
 
 _X_LABELS = {
@@ -233,7 +234,8 @@ def convergence(
 
     Args:
       traces: ``{label: trace or Result}``, each batched over seeds (``(seeds, records)`` arrays) or not.
-      metric: the trace entry to draw (default: ``dist``, else ``gap``, else ``grad_norm``).
+      metric: the trace entry to draw (default: :func:`minimax.default_metric`: ``dist``, else ``gap``, else
+        ``residual``, else ``grad_norm``).
       x: ``"step"`` or ``"grad_evals"``.
       ax: the Axes to draw on (default: a new figure).
       predicted: ``{label: rate}``, a per-step factor (e.g. a spectral radius or a closed form) drawn as a thin
