@@ -22,4 +22,4 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_main_job_is_the_module_entry_point():
     readme = (ROOT / "README.md").read_text()
     main_jobs = [b for b in _bash_blocks(readme) if "python -m minimax" in b]
-    assert main_jobs == ["python -m pip install -e . && python -m minimax"]
+    assert main_jobs == ['python -m pip install -e ".[plot]" && python -m minimax']
