@@ -19,7 +19,8 @@ Workloads (issue 5):
   flops: this machine's float32 matrix-product rate (JAX, NumPy, PyTorch), the physical limit for workload 3;
   memory: peak memory of a 10^6-step run with and without trace thinning, each in a fresh process.
 
-Method: every timing is the median of ``--repeats`` runs after a warm-up; JAX compile time is measured apart
+Method: every timing is the median of ``--repeats`` runs after a warm-up (workloads 3 and 4b: implementations
+timed in alternation, ratios the medians of per-round ratios, see :func:`interleaved`); JAX compile time is measured apart
 (ahead-of-time ``lower().compile()``) and excluded from the run times; each JAX timing blocks on its result.
 The load average is recorded before each workload, because other processes on a shared machine slow timings.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import math
 import os
@@ -60,10 +62,10 @@ except ImportError:  # the bench extra is not installed: JAX-only numbers
 
 SIZES = {
     "full": dict(w1_steps=100_000, w2_runs=4096, w2_steps=1000, w3_steps=2000, w4a_grid=(64, 64), w4a_steps=2000,
-                 w4a_sequential=4096, w4b_grid=(4, 16), w4b_steps=200, memory_steps=1_000_000, repeats=3,
+                 w4a_sequential=4096, w4b_grid=(4, 16), w4b_steps=200, memory_steps=1_000_000, repeats=3, w3_rounds=5,
                  torch_repeats=3, matmul_sizes=(2048, 4096)),
     "quick": dict(w1_steps=10_000, w2_runs=512, w2_steps=200, w3_steps=100, w4a_grid=(16, 16), w4a_steps=500,
-                  w4a_sequential=64, w4b_grid=(2, 4), w4b_steps=20, memory_steps=100_000, repeats=2,
+                  w4a_sequential=64, w4b_grid=(2, 4), w4b_steps=20, memory_steps=100_000, repeats=2, w3_rounds=2,
                   torch_repeats=1, matmul_sizes=(2048,)),
 }
 TARGETS = {
@@ -97,6 +99,37 @@ def timed(fn: Callable, repeats: int, warmup: int = 1) -> dict:
         cpu.append(time.process_time() - start_cpu)
     return {"median_s": statistics.median(times), "min_s": min(times), "times_s": times,
             "cpu_median_s": statistics.median(cpu)}
+
+
+def interleaved(fns: dict, rounds: int) -> tuple[dict, list]:
+    """Times several implementations of one workload in alternation: each round calls every ``fns[name]()`` once,
+    in an order rotated from round to round. Returns ``timed``-style dicts per name and the per-round times.
+
+    On a shared machine the speed drifts by tens of percent over minutes; timing A three times and then B three
+    times folds that drift into the ratio A/B, while a ratio taken within each round (see :func:`paired_ratio`)
+    compares calls made seconds apart.
+    """
+    names = list(fns)
+    per_round = []
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        row = {}
+        for name in order:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            fns[name]()
+            row[name] = (time.perf_counter() - start, time.process_time() - start_cpu)
+        per_round.append(row)
+    out = {}
+    for name in names:
+        times = [row[name][0] for row in per_round]
+        out[name] = {"median_s": statistics.median(times), "min_s": min(times), "times_s": times,
+                     "cpu_median_s": statistics.median(row[name][1] for row in per_round), "interleaved": True}
+    return out, per_round
+
+
+def paired_ratio(per_round: list, num: str, den: str) -> float:
+    """The median over rounds of time(num) / time(den), both measured in the same round."""
+    return statistics.median(row[num][0] / row[den][0] for row in per_round)
 
 
 def compiled(fn: Callable, *args):
@@ -265,18 +298,21 @@ def workload_3(cfg: dict, peak_gflops: Optional[float]) -> dict:
         evals = 1 if solver == "simultaneous" else 2
         row = {"gradient_evaluations_per_step": evals}
         sv = make_gan_solver(solver, GAN["lr"])
-        exe, compile_s = compiled(lambda k: mm.run(game, sv, steps=steps, key=k, record_every=None), key)
-        row["toolkit"] = dict(timed(block(exe, key), reps), compile_s=compile_s)
+        exe_t, compile_t = compiled(lambda k: mm.run(game, sv, steps=steps, key=k, record_every=None), key)
         fused_fn = bj.gan_fused(solver, steps, ring.means, ring.std, GAN["batch"], GAN["latent"], GAN["lr"], GAN["b1"])
-        exe, compile_s = compiled(fused_fn, p0, key)
-        row["fused"] = dict(timed(block(exe, p0, key), reps), compile_s=compile_s)
+        exe_f, compile_f = compiled(fused_fn, p0, key)
         loop = bj.gan_python_loop(solver, ring.means, ring.std, GAN["batch"], GAN["latent"], GAN["lr"], GAN["b1"])
         loop(p0, key, 2)  # compiles the step
-        row["naive_jax"] = timed(lambda: loop(p0, key, steps), max(1, reps - 1), warmup=0)
+        fns = {"toolkit": block(exe_t, key), "fused": block(exe_f, p0, key), "naive_jax": lambda: loop(p0, key, steps)}
         if bt is not None:
             net = bt.RingGAN(lr=GAN["lr"], b1=GAN["b1"], batch=GAN["batch"], latent=GAN["latent"])
             net.train(5, solver)  # warm-up: allocator, threads
-            row["torch"] = timed(lambda: net.train(steps, solver), cfg["torch_repeats"], warmup=0)
+            fns["torch"] = lambda: net.train(steps, solver)
+        fns["toolkit"](), fns["fused"]()  # warm-up
+        # Every implementation once per round, in rotated order: the ratios below are medians of per-round ratios.
+        timings, per_round = interleaved(fns, max(reps, cfg["w3_rounds"]))
+        row.update(timings)
+        row["toolkit"]["compile_s"], row["fused"]["compile_s"] = compile_t, compile_f
         t = row["toolkit"]["median_s"]
         row["ms_per_step"] = {k: 1e3 * row[k]["median_s"] / steps for k in ("toolkit", "fused", "naive_jax", "torch")
                               if k in row}
@@ -284,12 +320,12 @@ def workload_3(cfg: dict, peak_gflops: Optional[float]) -> dict:
                          for k in ("toolkit", "fused", "naive_jax", "torch") if k in row}
         if peak_gflops:
             row["fraction_of_matmul_peak"] = {k: v / peak_gflops for k, v in row["gflops"].items()}
-        row["ratios"] = {"toolkit_over_fused": ratio(t, row["fused"]["median_s"]),
-                         "naive_jax_over_toolkit": ratio(row["naive_jax"]["median_s"], t)}
+        row["ratios"] = {"toolkit_over_fused": paired_ratio(per_round, "toolkit", "fused"),
+                         "naive_jax_over_toolkit": paired_ratio(per_round, "naive_jax", "toolkit")}
         row["target_fused"] = dict(verdict(row["ratios"]["toolkit_over_fused"], 1.2, larger_is_better=False),
                                    what=TARGETS["3_fused"])
         if "torch" in row:
-            row["ratios"]["torch_over_toolkit"] = ratio(row["torch"]["median_s"], t)
+            row["ratios"]["torch_over_toolkit"] = paired_ratio(per_round, "torch", "toolkit")
             row["target_torch"] = dict(verdict(row["ratios"]["torch_over_toolkit"], 2.0), what=TARGETS["3_torch"])
         out[solver] = row
     return out
@@ -363,14 +399,14 @@ def workload_4b(cfg: dict) -> dict:
     runs = n_lr * n_seeds
     out = {"runs": runs, "steps": steps, "grid": f"{n_lr} learning rates x {n_seeds} seeds", "solver": "simultaneous"}
     on_gpu = jax.devices()[0].platform == "gpu"
+    fns, first = {}, {}
     for label, vmap_size in (("sweep_vmap", None), ("sweep_looped", 1)):
         kwargs = dict(steps=steps, grid={"learning_rate": lrs}, seeds=n_seeds, key=key, vmap_size=vmap_size,
                       on_divergence="ignore")
         start = time.perf_counter()
         mm.sweep(game, make, **kwargs)
-        first_s = time.perf_counter() - start
-        t = timed(lambda: mm.sweep(game, make, **kwargs), reps, warmup=0)
-        out[label] = dict(t, compile_s=first_s - t["median_s"], vmap_size=vmap_size)
+        first[label] = time.perf_counter() - start
+        fns[label] = functools.partial(mm.sweep, game, make, **kwargs)
     single = jax.jit(lambda lr, k: mm.run(game, make(lr), steps=steps, key=k, record_every=None,
                                           on_divergence="ignore"))
     flat_lr = np.repeat(lrs, n_seeds)
@@ -381,10 +417,13 @@ def workload_4b(cfg: dict) -> dict:
         for i in range(runs):
             jax.block_until_ready(single(flat_lr[i], flat_key[i]))
 
-    out["sequential"] = timed(loop, reps, warmup=0)
-    seq = out["sequential"]["median_s"]
-    out["ratios"] = {"sequential_over_sweep_vmap": seq / out["sweep_vmap"]["median_s"],
-                     "sequential_over_sweep_looped": seq / out["sweep_looped"]["median_s"]}
+    fns["sequential"] = loop
+    timings, per_round = interleaved(fns, max(reps, 3))  # the three in alternation: see interleaved()
+    out.update(timings)
+    for label in first:
+        out[label].update(compile_s=first[label] - out[label]["median_s"], vmap_size=fns[label].keywords["vmap_size"])
+    out["ratios"] = {"sequential_over_sweep_vmap": paired_ratio(per_round, "sequential", "sweep_vmap"),
+                     "sequential_over_sweep_looped": paired_ratio(per_round, "sequential", "sweep_looped")}
     best = max(out["ratios"].values())
     out["target"] = (dict(verdict(best, 10.0), what=TARGETS["4b_gpu"]) if on_gpu
                      else dict(verdict(best, 1.0), what=TARGETS["4b_cpu"] + " (best of vmap and vmap_size=1)"))
