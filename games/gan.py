@@ -25,17 +25,12 @@ import jax
 import jax.numpy as jnp
 
 import minimax as mm
+from minimax._checks import positive_int
 from games.nets import as_network
 
 __all__ = ["gan", "gan_samples", "LOSSES"]
 
 LOSSES = ("minimax", "non_saturating")
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
 
 
 def _non_negative(value, name):
@@ -95,7 +90,7 @@ def gan_samples(generator: Any, params: Any, key: jax.Array, n: int, *, latent_d
       (10, 2)
     """
     gen = as_network(generator, "generator")
-    n, latent_dim = _positive_int(n, "n"), _positive_int(latent_dim, "latent_dim")
+    n, latent_dim = positive_int(n, "n"), positive_int(latent_dim, "latent_dim")
     dtype = jax.tree.leaves(params)[0].dtype if jax.tree.leaves(params) else jnp.result_type(float)
     return gen.apply(params, jax.random.normal(key, (n, latent_dim), dtype))
 
@@ -156,8 +151,8 @@ def gan(
     gen = as_network(generator, "generator")
     disc = as_network(discriminator, "discriminator")
     sample = _data_sampler(data)
-    latent_dim = _positive_int(latent_dim, "latent_dim")
-    batch_size = _positive_int(batch_size, "batch_size")
+    latent_dim = positive_int(latent_dim, "latent_dim")
+    batch_size = positive_int(batch_size, "batch_size")
     if loss not in LOSSES:
         raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
     r1, r2 = _non_negative(r1, "r1"), _non_negative(r2, "r2")

@@ -33,6 +33,16 @@ def _extent(mixture, margin: float = 1.0):
     return centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half
 
 
+def _frame(ax, extent) -> None:
+    """Square axes over ``extent`` (from :func:`_extent`), labelled with the data coordinates."""
+    x0, x1, y0, y1 = extent
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+
+
 def _check_2d(mixture):
     from games.mixtures import Mixture
 
@@ -80,11 +90,7 @@ def plot_samples(samples, mixture, *, ax=None, threshold: float = 3.0, title: Op
         ax.plot(m[0] + threshold * mixture.std * np.cos(theta), m[1] + threshold * mixture.std * np.sin(theta),
                 color=_MODE_COLOUR, lw=0.5, alpha=0.6)
     x0, x1, y0, y1 = _extent(mixture)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
+    _frame(ax, (x0, x1, y0, y1))
     text = title or f"generator samples ({mixture.name})"
     if show_metrics:
         m = mode_metrics(samples, mixture, threshold=threshold)
@@ -131,11 +137,7 @@ def plot_decision_surface(discriminator: Any, params: Any, mixture, *, samples=N
         s = np.asarray(samples)
         ax.scatter(*s[:2500].T, s=3, alpha=0.5, color="tab:green", lw=0, label="generator samples", rasterized=True)
     ax.scatter(*np.asarray(mixture.means).T, marker="x", s=40, color="k", lw=1.2, label="mode centre", zorder=3)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
+    _frame(ax, (x0, x1, y0, y1))
     ax.set_title(title or "discriminator $D(x)$ (dashed: $D = 1/2$)", fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, markerscale=2, frameon=False)
     if colorbar:
