@@ -1,5 +1,5 @@
 """Writes the README's gallery: ``python docs/make_gallery.py [OUT]`` (default ``docs/gallery``), from the repository
-root, in about a minute on a laptop CPU. Every figure is drawn by ``minimax.plot`` from a ``minimax.compare.compare``
+root, in under half a minute on a 2-core CPU. Every figure is drawn by ``minimax.plot`` from a ``minimax.compare.compare``
 run; the PNGs are kept small (under 150 KB) for the repository.
 """
 
