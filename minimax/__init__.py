@@ -23,6 +23,7 @@ from minimax.diagnostics import (
     update_jacobian,
     vector_field,
 )
+from minimax._xla import compiler_options
 from minimax.game import Game
 from minimax.driver import DivergenceError, DivergenceWarning, Result, run
 from minimax.sweep import Sweep, sweep
@@ -66,6 +67,7 @@ __all__ = [
     "alternating_gda",
     "classify",
     "competitive_gradient",
+    "compiler_options",
     "consensus",
     "default_metric",
     "distance_to_equilibrium",

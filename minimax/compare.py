@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from minimax import _checks, diagnostics, solvers
+from minimax import _checks, _xla, diagnostics, solvers
 from minimax.driver import run
 from minimax.game import Game
 
@@ -107,7 +107,8 @@ def compile_cell(game: Game, factory: Callable, step_size: float, keys: jax.Arra
                    metrics=dict(items) or None, on_divergence="ignore", progress=progress)
 
     start = time.perf_counter()
-    executable = jax.jit(jax.vmap(one, in_axes=(None, 0, 0))).lower(lr, keys, starts).compile()
+    executable = jax.jit(jax.vmap(one, in_axes=(None, 0, 0)), compiler_options=_xla.compiler_options()).lower(
+        lr, keys, starts).compile()
     seconds = time.perf_counter() - start
     _compiled_cells[cache_key] = executable
     if len(_compiled_cells) > _CACHE_SIZE:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from minimax import _checks, _tree
+from minimax import _checks, _tree, _xla
 from minimax import diagnostics
 from minimax.game import Game
 from minimax.solvers import Solver, check_solver_fits
@@ -377,7 +377,7 @@ def _summary_finish(summ: dict) -> dict:
 
 
 @functools.partial(
-    jax.jit,
+    _xla.LazyJit,
     static_argnames=("game", "solver", "steps", "record_every", "metric_items", "max_norm", "progress",
                      "summary_every"),
 )

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from minimax import _checks, _tree
+from minimax import _checks, _tree, _xla
 from minimax.driver import DivergenceError, DivergenceWarning, _as_arrays, check_point, run
 from minimax.game import Game
 from minimax.progress import ProgressBar
@@ -260,6 +260,7 @@ def _compiled(spec: _Spec, mesh, chunk: int, hyper: dict, seeds, key, start):
         lambda h, s, k, x: _batched_runs(spec, mesh, h, s, k, x),
         in_shardings=(batch, batch, replicated, replicated),
         out_shardings=batch,
+        compiler_options=_xla.compiler_options(mesh.devices.flat[0].platform),
     )
     compiled = fn.lower(hyper, seeds, key, start).compile()
     _CACHE[cache_key] = compiled
