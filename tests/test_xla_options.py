@@ -55,14 +55,15 @@ def test_the_compiled_loop_carries_the_option():
 
 
 def test_results_agree_with_xla_defaults_to_float_rounding():
-    """The same run compiled by minimax (its options) and inside a plain jax.jit (XLA's defaults)."""
-    game, solver = small_gan(), mm.extragradient(optax.adam(1e-3, b1=0.5))
+    """The same run compiled by minimax (its options) and inside a plain jax.jit (XLA's defaults). Plain gradient
+    steps: Adam would turn a near-zero gradient entry that rounds to the other sign into a whole step."""
+    game, solver = small_gan(), mm.extragradient(optax.sgd(0.05))
     key = jax.random.key(3)
     ours = mm.run(game, solver, steps=20, key=key, record_every=None)
     plain = jax.jit(lambda k: mm.run(game, solver, steps=20, key=k, record_every=None))(key)
     for a, b in zip(jax.tree.leaves((ours.x, ours.y)), jax.tree.leaves((plain.x, plain.y))):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-5)
-    # and they did move: 20 Adam steps of 1e-3
+    # and they did move
     moved = max(float(jnp.max(jnp.abs(a - b))) for a, b in
                 zip(jax.tree.leaves(ours.x), jax.tree.leaves(game.init(key)[0])))
     assert moved > 5e-3
