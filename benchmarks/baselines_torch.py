@@ -115,8 +115,8 @@ class RingGAN:
             linears = [m for m in net if isinstance(m, torch.nn.Linear)]
             with torch.no_grad():
                 for layer, p in zip(linears, params):
-                    layer.weight.copy_(torch.as_tensor(np.asarray(p["w"]).T))
-                    layer.bias.copy_(torch.as_tensor(np.asarray(p["b"])))
+                    layer.weight.copy_(torch.as_tensor(np.array(p["w"]).T))
+                    layer.bias.copy_(torch.as_tensor(np.array(p["b"])))
 
     def export(self):
         """The parameters as NumPy ``{"w", "b"}`` tuples, in minimax's layout."""
@@ -125,6 +125,18 @@ class RingGAN:
             linears = [m for m in net if isinstance(m, torch.nn.Linear)]
             out.append(tuple({"w": m.weight.detach().numpy().T.copy(), "b": m.bias.detach().numpy().copy()}
                              for m in linears))
+        return tuple(out)
+
+    def field(self, batch):
+        """The vector field ``(grad_G v, -grad_D v)`` on ``batch``, as NumPy ``{"w", "b"}`` tuples in minimax's layout;
+        parameters and optimizer state are left as they were."""
+        self._set_grads(batch)
+        out = []
+        for net in (self.G, self.D):
+            linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+            out.append(tuple({"w": m.weight.grad.numpy().T.copy(), "b": m.bias.grad.numpy().copy()} for m in linears))
+        for p in self.params_g + self.params_d:
+            p.grad = None
         return tuple(out)
 
     def sample(self):

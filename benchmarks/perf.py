@@ -261,16 +261,30 @@ def gan_flops_per_evaluation(g_sizes=GAN["g_sizes"], d_sizes=GAN["d_sizes"], bat
 
 
 def gan_agreement() -> dict:
-    """Max parameter difference after 2 steps from the same parameters and batches: minimax vs hand-fused, and
-    PyTorch vs hand-fused. Adam normalises tiny gradients, so float32 rounding shows at ~1e-6 of lr-size steps.
-    The fused scan is compiled with minimax's options: with XLA's defaults its matrix products come from another
-    library, and a gradient entry near zero that rounds to the other sign moves by a whole step (2e-3 after two
-    extragradient steps, measured), which says nothing about whether the two compute the same thing."""
+    """Whether minimax, the hand-fused scan and PyTorch compute the same thing.
+
+    ``field``: the largest difference in the vector field at the initial parameters on one batch, relative to the
+    field's largest entry (float32 rounding: ~1e-6). Per solver, the largest parameter difference after 2 steps
+    from the same parameters and batches, next to how far the parameters ``moved``. Adam divides each gradient
+    entry by its own size, so an entry near zero that rounds to the other sign in one implementation moves by a
+    whole step of 1e-3 there: after two extragradient steps this showed up at 2e-3 between implementations whose
+    matrix products come from different libraries (PyTorch's vs XLA's Eigen path), while the fields agree to
+    ~1e-6. The fused scan is compiled with minimax's options."""
     ring, game, key = games.mixtures.ring(), ring_game(), jax.random.key(0)
     p0 = game.init(key)
-    out = {}
     diff = lambda a, b: max(float(np.max(np.abs(np.asarray(u) - np.asarray(v))))  # noqa: E731
                             for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    k0 = jax.random.fold_in(jax.random.fold_in(key, 1), 0)
+    batch = bj.ring_batch(k0, ring.means, ring.std, GAN["batch"], GAN["latent"])
+    gg, gd = jax.jit(jax.grad(bj.gan_value, argnums=(0, 1)), compiler_options=mm.compiler_options())(*p0, *batch)
+    fused_field = (gg, jax.tree.map(jnp.negative, gd))
+    scale = max(float(np.max(np.abs(np.asarray(u)))) for u in jax.tree.leaves(fused_field))
+    out = {"field": {"toolkit_vs_fused": diff(jax.jit(game.vector_field)(*p0, k0), fused_field) / scale}}
+    if bt is not None:
+        net = bt.RingGAN(lr=GAN["lr"], b1=GAN["b1"], batch=GAN["batch"], latent=GAN["latent"])
+        net.load(*p0)
+        out["field"]["torch_vs_fused"] = diff(net.field(tuple(torch.tensor(np.array(a)) for a in batch)),
+                                              fused_field) / scale
     for solver in ("simultaneous", "extragradient"):
         res = mm.run(game, make_gan_solver(solver, GAN["lr"]), steps=2, key=key, record_every=None)
         fused_fn = bj.gan_fused(solver, 2, ring.means, ring.std, GAN["batch"], GAN["latent"], GAN["lr"], GAN["b1"])
@@ -633,6 +647,13 @@ def markdown(res: dict) -> str:
     if "3" in w:
         lines.append(f"GAN FLOPs per gradient evaluation: {w['3']['flops_per_gradient_evaluation'] / 1e6:.1f} MFLOP "
                      "(formula in `benchmarks/perf.py:gan_flops_per_evaluation`).")
+        a = w["3"]["agreement"]
+        parts = [f"vector field at the start, relative to its largest entry: "
+                 + ", ".join(f"{k.replace('_vs_', ' vs ')} {v:.1e}" for k, v in a["field"].items())]
+        for s in ("simultaneous", "extragradient"):
+            parts.append(f"parameters after two {s} steps (moved {a[s]['moved']:.1e}): "
+                         + ", ".join(f"{k.replace('_vs_', ' vs ')} {v:.1e}" for k, v in a[s].items() if k != "moved"))
+        lines.append("GAN agreement (largest difference; see `gan_agreement`): " + "; ".join(parts) + ".")
     if "memory" in w:
         d = w["memory"]
         lines.append("")

@@ -193,7 +193,9 @@ def gan(
     def discriminator_objective(g, d, key):
         real, z = batch(key)
         fake = gen.apply(g, z)
-        # Two discriminator passes: measured as fast as one pass over the concatenated batch on CPU, and simpler.
+        # Two discriminator passes rather than one over the concatenated batch: 4-6% faster per training step on
+        # the 2-core CPU with minimax's compile options (interleaved timing), and right for discriminators
+        # whose output for one sample depends on the others (batch statistics).
         v = jnp.mean(jax.nn.log_sigmoid(_logits(disc.apply, d, real))) + jnp.mean(
             jax.nn.log_sigmoid(-_logits(disc.apply, d, fake)))
         return v - penalty(d, real, fake) if (r1 or r2) else v
