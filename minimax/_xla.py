@@ -5,20 +5,22 @@ networks (a 512 x 128 batch through a 128 x 128 layer, the GAN benchmark's hidde
 faster on the 2-core benchmark machine: with products on Eigen and reductions left on YNNPACK a ring-GAN training
 step took 0.77-0.85 of its time with XLA's defaults (interleaved runs of the three settings; the README's
 performance section has the commands). Batched 64 x 64 bilinear games ran 3-5% slower that way and the Dirac-GAN
-sweep the same, so this is a choice for networks. The option changes which library multiplies, not what is
+sweep unchanged, so this is a choice for networks. The option changes which library multiplies, not what is
 multiplied: results agree to float rounding.
 
 The option is left alone when the user's ``XLA_FLAGS`` already set it, when ``MINIMAX_XLA_DEFAULTS=0`` is in the
 environment, on other backends, and on a jaxlib that does not know it (checked once by compiling a one-line
-function). JAX takes compile options only on a top-level ``jax.jit``, so :func:`minimax.run` called inside
-``jit``/``vmap``/``scan`` compiles with the enclosing options: pass ``compiler_options=minimax.compiler_options()``
-to your own ``jax.jit`` for the same speed.
+function). They are decided at the first compilation of a session. JAX takes compile options only on a top-level
+``jax.jit``, so :func:`minimax.run` called inside ``jit``/``vmap``/``scan`` compiles with the enclosing jit's
+options (XLA's defaults unless given): pass ``compiler_options=minimax.compiler_options()`` to your own
+``jax.jit`` for the same speed.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import threading
 from typing import Any, Callable, Optional
 
 import jax
@@ -75,25 +77,31 @@ def top_level() -> bool:
 
 class LazyJit:
     """``jax.jit(fun, **kwargs)`` that compiles with :func:`compiler_options` when called outside any JAX
-    transformation and as a plain jit inside one (JAX refuses options on a nested jit). Both are built at the
-    first call rather than at import: deciding the options needs the backend, and importing minimax must not
-    start one. Attributes (``lower``, ``_cache_size``, ...) are those of the top-level variant."""
+    transformation and as a plain jit inside one (JAX refuses options on a jit traced inside another trace; under
+    a top-level ``vmap`` too this takes the plain jit, i.e. XLA's defaults). Both are built at the first call
+    rather than at import: deciding the options needs the backend, and importing minimax must not start one. The
+    options (and ``MINIMAX_XLA_DEFAULTS``) are read then, once. Attributes (``lower``, ``_cache_size``, ...) are
+    those of the top-level variant."""
 
     def __init__(self, fun: Callable, **jit_kwargs: Any):
         self._fun, self._kwargs, self._top, self._nested = fun, jit_kwargs, None, None
+        self._lock = threading.Lock()
         functools.update_wrapper(self, fun)
 
     def _get(self, top: bool = True):
-        if self._nested is None:
-            self._nested = jax.jit(self._fun, **self._kwargs)
-            options = compiler_options()
-            self._top = jax.jit(self._fun, compiler_options=options, **self._kwargs) if options else self._nested
+        if self._top is None:
+            with self._lock:  # first calls from several threads: one builds, the others wait for both variants
+                if self._top is None:
+                    nested = jax.jit(self._fun, **self._kwargs)
+                    options = compiler_options()
+                    self._nested = nested
+                    self._top = jax.jit(self._fun, compiler_options=options, **self._kwargs) if options else nested
         return self._top if top else self._nested
 
     def __call__(self, *args, **kwargs):
         return self._get(top_level())(*args, **kwargs)
 
     def __getattr__(self, name: str):
-        if name.startswith("__"):
+        if name.startswith("__") or "_top" not in self.__dict__:  # no recursion on a half-built instance
             raise AttributeError(name)
         return getattr(self._get(), name)

@@ -247,8 +247,10 @@ _CACHE: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()
 _CACHE_SIZE = 32
 
 
-def _compiled(spec: _Spec, mesh, chunk: int, hyper: dict, seeds, key, start):
-    """The compiled chunk function for these static settings and shapes, compiled once and cached."""
+def _compiled(spec: _Spec, mesh, chunk: int, hyper: dict, seeds, key, start) -> tuple:
+    """``(executable, per-device bytes of one call)`` for these static settings and shapes, compiled once and
+    cached with XLA's memory analysis (asked once: it took 44 ms for a ring-GAN sweep, paid on every call when it
+    was asked per call)."""
     leaves, treedef = jax.tree.flatten((hyper, start))
     abstract = tuple((tuple(jnp.shape(a)), str(jnp.result_type(a))) for a in leaves)
     cache_key = (spec, tuple(mesh.devices.flat), chunk, treedef, abstract, str(key.dtype), jax.config.jax_enable_x64)
@@ -263,31 +265,21 @@ def _compiled(spec: _Spec, mesh, chunk: int, hyper: dict, seeds, key, start):
         compiler_options=_xla.compiler_options(mesh.devices.flat[0].platform),
     )
     compiled = fn.lower(hyper, seeds, key, start).compile()
-    _CACHE[cache_key] = compiled
+    _CACHE[cache_key] = (compiled, _memory_bytes(compiled))
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return compiled
-
-
-_MEMORY: "collections.OrderedDict[int, tuple]" = collections.OrderedDict()
+    return _CACHE[cache_key]
 
 
 def _memory_bytes(compiled) -> Optional[int]:
-    """Per-device bytes of one call (arguments, outputs, temporaries), from XLA's analysis; None if unknown.
-
-    Asked once per executable: the analysis took 44 ms for a ring-GAN sweep, paid on every call before."""
-    hit = _MEMORY.get(id(compiled))
-    if hit is not None and hit[0] is compiled:
-        return hit[1]
+    """Per-device bytes of one call (arguments, outputs, temporaries), from XLA's analysis; None if unknown."""
     try:
         m = compiled.memory_analysis()
     except Exception:  # noqa: BLE001 - not every backend reports it
-        m = None
-    value = None if m is None else int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes)
-    _MEMORY[id(compiled)] = (compiled, value)  # holding the executable keeps its id from being reused
-    while len(_MEMORY) > _CACHE_SIZE:
-        _MEMORY.popitem(last=False)
-    return value
+        return None
+    if m is None:
+        return None
+    return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes)
 
 
 def default_memory_budget(devices) -> int:
@@ -465,14 +457,12 @@ def sweep(
         chunk = _round_up(total, n_dev)
     if grid:
         _check_traced_factory_once(make_solver, grid)
-    compiled = compile_for(chunk)
+    compiled, used = compile_for(chunk)
     if chunk_size is None:
         budget = memory_budget or default_memory_budget(devices)
-        used = _memory_bytes(compiled)
         while used is not None and used > budget and chunk > n_dev:
             chunk = max(n_dev, (int(chunk * 0.9 * budget / used) // n_dev) * n_dev)
-            compiled = compile_for(chunk)
-            used = _memory_bytes(compiled)
+            compiled, used = compile_for(chunk)
 
     n_chunks = -(-total // chunk)
     bar = None

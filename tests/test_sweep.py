@@ -106,7 +106,7 @@ def test_chunks_are_invisible_but_for_progress():
     # a memory budget below the whole batch's needs splits it automatically
     budgeted = mm.sweep(DIRAC, eg, memory_budget=20_000, progress=False, **kwargs)
     np.testing.assert_array_equal(budgeted.result.trace["dist"], whole.result.trace["dist"])
-    per_run = sweep_module._memory_bytes(next(reversed(sweep_module._CACHE.values())))
+    _, per_run = next(reversed(sweep_module._CACHE.values()))
     assert per_run <= 20_000
 
 
