@@ -648,8 +648,10 @@ def markdown(res: dict) -> str:
         lines.append(f"GAN FLOPs per gradient evaluation: {w['3']['flops_per_gradient_evaluation'] / 1e6:.1f} MFLOP "
                      "(formula in `benchmarks/perf.py:gan_flops_per_evaluation`).")
         a = w["3"]["agreement"]
-        parts = [f"vector field at the start, relative to its largest entry: "
-                 + ", ".join(f"{k.replace('_vs_', ' vs ')} {v:.1e}" for k, v in a["field"].items())]
+        parts = []
+        if "field" in a:  # results written before the field was compared lack it
+            parts.append("vector field at the start, relative to its largest entry: "
+                         + ", ".join(f"{k.replace('_vs_', ' vs ')} {v:.1e}" for k, v in a["field"].items()))
         for s in ("simultaneous", "extragradient"):
             parts.append(f"parameters after two {s} steps (moved {a[s]['moved']:.1e}): "
                          + ", ".join(f"{k.replace('_vs_', ' vs ')} {v:.1e}" for k, v in a[s].items() if k != "moved"))

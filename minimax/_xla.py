@@ -3,9 +3,9 @@
 On CPU, this jaxlib hands matrix products and reductions to YNNPACK fusions by default. For the products of small
 networks (a 512 x 128 batch through a 128 x 128 layer, the GAN benchmark's hidden layer) XLA's Eigen path was
 faster on the 2-core benchmark machine: with products on Eigen and reductions left on YNNPACK a ring-GAN training
-step took 0.77-0.85 of its time with XLA's defaults (interleaved runs of the three settings; the README's
-performance section has the commands). Batched 64 x 64 bilinear games ran 3-5% slower that way and the Dirac-GAN
-sweep unchanged, so this is a choice for networks. The option changes which library multiplies, not what is
+step took 0.85-0.89 of its time with XLA's defaults (``benchmarks/interleaved_checks.py``; 0.77-0.85 in earlier
+runs). Batched 64 x 64 bilinear games ran 2-5% slower that way and a Dirac-GAN batch the same, so this is a
+choice for networks. The option changes which library multiplies, not what is
 multiplied: results agree to float rounding.
 
 The option is left alone when the user's ``XLA_FLAGS`` already set it, when ``MINIMAX_XLA_DEFAULTS=0`` is in the
