@@ -3,17 +3,17 @@
 On CPU, this jaxlib hands matrix products and reductions to YNNPACK fusions by default. For the products of small
 networks (a 512 x 128 batch through a 128 x 128 layer, the GAN benchmark's hidden layer) XLA's Eigen path was
 faster on the 2-core benchmark machine: with products on Eigen and reductions left on YNNPACK a ring-GAN training
-step took 0.85-0.89 of its time with XLA's defaults (``benchmarks/interleaved_checks.py``; 0.77-0.85 in earlier
-runs). Batched 64 x 64 bilinear games ran 2-5% slower that way and a Dirac-GAN batch the same, so this is a
-choice for networks. The option changes which library multiplies, not what is
-multiplied: results agree to float rounding.
+step took 0.85-0.89 of its time with XLA's defaults (``benchmarks/interleaved_checks.py``; per product 155-169 us
+on YNNPACK against 52-77 us on Eigen, ``benchmarks/profile_gan_step.py``). Batched 64 x 64 bilinear games ran 2%
+slower that way and a Dirac-GAN batch 1%, so this is a choice for networks. The option changes which library
+multiplies, not what is multiplied: results agree to float rounding.
 
 The option is left alone when the user's ``XLA_FLAGS`` already set it, when ``MINIMAX_XLA_DEFAULTS=0`` is in the
 environment, on other backends, and on a jaxlib that does not know it (checked once by compiling a one-line
-function). They are decided at the first compilation of a session. JAX takes compile options only on a top-level
-``jax.jit``, so :func:`minimax.run` called inside ``jit``/``vmap``/``scan`` compiles with the enclosing jit's
-options (XLA's defaults unless given): pass ``compiler_options=minimax.compiler_options()`` to your own
-``jax.jit`` for the same speed.
+function). ``run`` decides them once, at its first compilation; ``sweep`` and ``compare`` at each of theirs. JAX
+takes compile options only on a top-level ``jax.jit``, so :func:`minimax.run` called inside
+``jit``/``vmap``/``scan`` compiles with the enclosing jit's options (XLA's defaults unless given): pass
+``compiler_options=minimax.compiler_options()`` to your own ``jax.jit`` for the same speed.
 """
 
 from __future__ import annotations

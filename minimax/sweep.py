@@ -249,8 +249,8 @@ _CACHE_SIZE = 32
 
 def _compiled(spec: _Spec, mesh, chunk: int, hyper: dict, seeds, key, start) -> tuple:
     """``(executable, per-device bytes of one call)`` for these static settings and shapes, compiled once and
-    cached with XLA's memory analysis (asked once: it took 44 ms for a ring-GAN sweep, paid on every call when it
-    was asked per call)."""
+    cached with XLA's memory analysis (asked once: it takes ~50 ms for a ring-GAN sweep, see
+    ``benchmarks/profile_gan_step.py``, and was paid on every call when asked per call)."""
     leaves, treedef = jax.tree.flatten((hyper, start))
     abstract = tuple((tuple(jnp.shape(a)), str(jnp.result_type(a))) for a in leaves)
     cache_key = (spec, tuple(mesh.devices.flat), chunk, treedef, abstract, str(key.dtype), jax.config.jax_enable_x64)
