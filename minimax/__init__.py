@@ -3,7 +3,8 @@
 ``min_x max_y f(x, y)`` over arbitrary parameter pytrees. x minimises, y maximises. Games are data plus pure
 functions (:class:`Game`); solvers are ``(init, step)`` pairs built on optax (:mod:`minimax.solvers`); :func:`run`
 is the one driver, a compiled ``lax.scan``; :func:`sweep` runs seeds x hyperparameters as one compiled call
-sharded over devices; diagnostics are pure functions (:mod:`minimax.diagnostics`).
+sharded over devices; diagnostics are pure functions (:mod:`minimax.diagnostics`; spectra, dense or matrix-free, in
+:mod:`minimax.spectra`; path angle and rotation in :mod:`minimax.landscape`).
 Plots (:mod:`minimax.plot`) and the command line sit on top and are not imported here.
 """
 
@@ -16,12 +17,21 @@ from minimax.diagnostics import (
     duality_gap,
     empirical_rate,
     jacobian,
-    jacobian_eigenvalues,
     natural_residual,
-    spectral_radius,
-    update_eigenvalues,
     update_jacobian,
     vector_field,
+)
+from minimax.landscape import PathAngle, RotationPotential, path_angle, rotation_potential
+from minimax.spectra import (
+    DENSE_LIMIT,
+    ConvergenceError,
+    LocalNash,
+    SpectrumInfo,
+    hessian_eigenvalues,
+    jacobian_eigenvalues,
+    local_nash,
+    spectral_radius,
+    update_eigenvalues,
 )
 from minimax._xla import compiler_options
 from minimax.game import Game
@@ -50,6 +60,16 @@ from minimax.solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DENSE_LIMIT",
+    "ConvergenceError",
+    "LocalNash",
+    "PathAngle",
+    "RotationPotential",
+    "SpectrumInfo",
+    "hessian_eigenvalues",
+    "local_nash",
+    "path_angle",
+    "rotation_potential",
     "Ball",
     "Box",
     "Constraint",

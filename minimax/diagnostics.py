@@ -2,14 +2,14 @@ r"""Diagnostics: pure functions of a game and a point, or of a trace.
 
 * Point metrics: :func:`vector_field`, :func:`distance_to_equilibrium`, :func:`duality_gap` (jittable).
 * Linearisation: :func:`jacobian` of the vector field and its eigenvalues; :func:`update_jacobian` of a solver's
-  whole update map (memory such as OGDA's previous update included) and its :func:`spectral_radius`. A solver is
-  locally convergent at a fixed point iff that radius is below 1. Matrices are built with ``jax.jacfwd``;
-  eigenvalues are computed with NumPy on the host, so these return NumPy arrays and floats.
+  whole update map (memory such as OGDA's previous update included), as dense matrices built with ``jax.jacfwd``.
+  Their eigenvalues, dense or matrix-free, live in :mod:`minimax.spectra`.
 * Trace analysis: :func:`empirical_rate` and :func:`classify` (converged / cycling / diverged). NumPy, host-side.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 import jax
@@ -27,10 +27,7 @@ __all__ = [
     "duality_gap",
     "natural_residual",
     "jacobian",
-    "jacobian_eigenvalues",
     "update_jacobian",
-    "update_eigenvalues",
-    "spectral_radius",
     "default_metric",
     "empirical_rate",
     "classify",
@@ -107,7 +104,11 @@ def natural_residual(game, x, y, *, key=None, field=None) -> jax.Array:
 # -- linearisation -------------------------------------------------------------------------------------------------
 def jacobian(game, x, y, *, key=None) -> jax.Array:
     """The game Jacobian ``dF/dz`` at (x, y) as a dense matrix over the flattened ``z = (x, y)``."""
-    key = _default_key(key)
+    return _jacobian(game, x, y, _default_key(key))
+
+
+@functools.partial(jax.jit, static_argnums=0)  # one compilation per game, not op-by-op dispatch of batched JVPs
+def _jacobian(game, x, y, key):
     flat, unravel = ravel_pytree((x, y))
 
     def field(v):
@@ -115,26 +116,6 @@ def jacobian(game, x, y, *, key=None) -> jax.Array:
         return ravel_pytree(game.vector_field(x_, y_, key))[0]
 
     return jax.jacfwd(field)(flat)
-
-
-def jacobian_eigenvalues(game, x, y, *, key=None) -> np.ndarray:
-    """Eigenvalues of the game Jacobian at (x, y), sorted by real part, then imaginary part."""
-    return _sorted(np.linalg.eigvals(_finite(jacobian(game, x, y, key=key), "the game Jacobian")))
-
-
-def _finite(matrix, what: str) -> np.ndarray:
-    mat = np.asarray(matrix, dtype=np.complex128)
-    if not np.all(np.isfinite(mat)):
-        raise ValueError(
-            f"{what} is not finite at this point: the map is not differentiable there (for example Adam at a "
-            "fixed point, where its second-moment estimate is zero; try optax.adam(..., eps_root=1e-8))"
-        )
-    return mat
-
-
-def _sorted(eig: np.ndarray) -> np.ndarray:
-    """Sorted by real part (rounded, so round-off does not reorder ties), then imaginary part."""
-    return eig[np.lexsort((eig.imag, np.round(eig.real, 9)))]
 
 
 def _memory_split(state):
@@ -169,7 +150,11 @@ def update_jacobian(game, solver, x, y, *, state=None, key=None) -> jax.Array:
     1 to the spectrum; pass ``state`` with such leaves as non-float, or read the spectrum with that in mind.
     """
     check_solver_fits(game, solver)
-    key = _default_key(key)
+    return _update_jacobian(game, solver, x, y, state, _default_key(key))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _update_jacobian(game, solver, x, y, state, key):
     if state is None:
         state = solver.init(x, y)
         _, _, state = solver.step(game, x, y, state, key)
@@ -187,22 +172,6 @@ def update_jacobian(game, solver, x, y, *, state=None, key=None) -> jax.Array:
         return ravel_pytree((x_, y_, _memory_split(s)[0]))[0]
 
     return jax.jacfwd(period_map)(flat)
-
-
-def update_eigenvalues(game, solver, x, y, *, state=None, key=None) -> np.ndarray:
-    """Eigenvalues of :func:`update_jacobian` (over one period), sorted."""
-    mat = _finite(update_jacobian(game, solver, x, y, state=state, key=key), f"the update of {solver.name}")
-    return _sorted(np.linalg.eigvals(mat))
-
-
-def spectral_radius(game, solver, x, y, *, state=None, key=None) -> float:
-    """Per-step spectral radius of ``solver``'s linearised update at (x, y), memory included.
-
-    Below 1 at a fixed point means local linear convergence with that rate per step; above 1, local divergence.
-    For a solver with ``period`` p the radius of the p-step map is returned as its p-th root.
-    """
-    eig = update_eigenvalues(game, solver, x, y, state=state, key=key)
-    return float(np.max(np.abs(eig)) ** (1.0 / solver.period))
 
 
 # -- trace analysis -------------------------------------------------------------------------------------------------

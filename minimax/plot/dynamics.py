@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from minimax import diagnostics
+from minimax import diagnostics, spectra
 from minimax.compare import update_spectrum
 from minimax.constraints import Simplex
 from minimax.game import Game
@@ -480,7 +480,7 @@ def jacobian_spectrum(game: Game, *, point=None, ax=None, title: Optional[str] =
       The Axes.
     """
     x, y = _point(game, point)
-    eig = diagnostics.jacobian_eigenvalues(game, x, y)
+    eig = spectra.jacobian_eigenvalues(game, x, y)
     ax = _new_ax(ax)
     lim = max(1.0, float(np.max(np.abs(eig))) * 1.3)
     ax.axvspan(0, lim, color="#2ca02c", alpha=0.07, lw=0, label="Re λ > 0: GDA converges for small steps")

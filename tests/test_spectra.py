@@ -1,0 +1,261 @@
+"""Matrix-free spectra (minimax.spectra) against dense references and closed forms, in float64."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import games
+import minimax as mm
+
+
+def small_gan(loss="minimax"):
+    """A ring GAN with hidden layers of 8 and tanh units: 219 parameters, dense Jacobian in milliseconds."""
+    return games.gan(games.mlp([2, 8, 8, 2], jnp.tanh), games.mlp([2, 8, 8, 1], jnp.tanh), games.mixtures.ring(),
+                     latent_dim=2, batch_size=64, loss=loss)
+
+
+@pytest.fixture(scope="module")
+def gan64():
+    """The small GAN and a point, built once for the module in float64 (tests using it also enter x64)."""
+    with jax.enable_x64(True):
+        game = small_gan()
+        yield game, game.init(jax.random.key(0))
+
+
+def order_key(eig, which):
+    return {"LM": -np.abs(eig), "LR": -eig.real, "SR": eig.real, "LI": -np.abs(eig.imag)}[which]
+
+
+def assert_extreme(found, dense, which, k, rtol=1e-8):
+    """``found`` are the ``k`` eigenvalues of ``dense`` most extreme by ``which`` (ties between conjugates allowed)."""
+    scale = np.max(np.abs(dense))
+    assert found.shape == (k,)
+    for lam in found:  # each one is an eigenvalue ...
+        assert np.min(np.abs(dense - lam)) <= rtol * scale, lam
+    # ... and they are the k most extreme ones: the same sorted keys as the dense spectrum's top k.
+    np.testing.assert_allclose(np.sort(order_key(found, which)), np.sort(order_key(dense, which))[:k],
+                               rtol=0, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("which", ["LM", "LR", "SR", "LI"])
+def test_jacobian_matrix_free_equals_dense_on_small_gan(x64, gan64, which):
+    game, (x, y) = gan64
+    key = jax.random.key(0)
+    dense = mm.jacobian_eigenvalues(game, x, y, key=key)
+    assert dense.size == 219
+    vals, info = mm.jacobian_eigenvalues(game, x, y, key=key, k=6, which=which, return_info=True)
+    assert_extreme(vals, dense, which, 6)
+    assert info.method == "arpack" and info.dim == 219 and info.products > 6
+    assert np.all(info.residuals <= 1e-8)
+
+
+def test_general_sum_gan_field_is_each_players_gradient(x64):
+    game = small_gan("non_saturating")
+    key = jax.random.key(1)
+    x, y = game.init(key)
+    dense = mm.jacobian_eigenvalues(game, x, y, key=key)
+    vals = mm.jacobian_eigenvalues(game, x, y, key=key, k=4)
+    assert_extreme(vals, dense, "LM", 4)
+    # Player x's curvature is that of its own loss L_x, not of -L_y.
+    hx = mm.hessian_eigenvalues(game, x, y, player="x", key=key)
+    flat, unravel = jax.flatten_util.ravel_pytree(x)
+    mat = np.asarray(jax.jit(jax.hessian(lambda v: game.loss_x(unravel(v), y, key)))(flat))
+    np.testing.assert_allclose(hx, np.linalg.eigvalsh((mat + mat.T) / 2), atol=1e-10)
+    hx_top = mm.hessian_eigenvalues(game, x, y, player="x", key=key, k=2, which="LA")
+    np.testing.assert_allclose(hx_top, np.linalg.eigvalsh((mat + mat.T) / 2)[::-1][:2], rtol=1e-8)
+
+
+def test_bilinear_top_eigenvalues_are_plus_minus_i_sigma(x64):
+    A = jax.random.normal(jax.random.key(3), (300, 300))
+    game = games.bilinear(A)
+    x, y = jnp.zeros(300), jnp.zeros(300)
+    vals, info = mm.jacobian_eigenvalues(game, x, y, k=6, which="LM", return_info=True)
+    sigma = np.linalg.svd(np.asarray(A), compute_uv=False)[:3]
+    np.testing.assert_allclose(np.abs(vals.real), 0, atol=1e-8 * sigma[0])
+    np.testing.assert_allclose(vals.imag, [sigma[0], -sigma[0], sigma[1], -sigma[1], sigma[2], -sigma[2]],
+                               rtol=1e-9)
+    assert np.all(info.residuals <= 1e-8)
+
+
+def diagonal_quadratic(n):
+    """f = 1/2 sum p x^2 + sum a x y - 1/2 sum p y^2 (a diagonal quadratic game): eigenvalues p_i +- i a_i.
+
+    The bulk has p in [0.5, 2], a in [0, 1]; six outlier modes have p = 1 and a = 10, 9, ..., 5, so the largest
+    eigenvalues (and the largest of 1 - eta lambda for eta = 0.2) are well separated.
+    """
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.5, 2.0, n)
+    a = rng.uniform(0.0, 1.0, n)
+    p[:6], a[:6] = 1.0, [10.0, 9.0, 8.0, 7.0, 6.0, 5.0]
+    pj, aj = jnp.asarray(p), jnp.asarray(a)
+    game = mm.Game(value=lambda x, y: 0.5 * jnp.sum(pj * x**2) + jnp.sum(aj * x * y) - 0.5 * jnp.sum(pj * y**2))
+    return game, p + 1j * a, p
+
+
+def test_quadratic_at_scale_exact_eigenvalues_and_solver_radii(x64):
+    n = 2500  # dimension 5000: a dense Jacobian would be 200 MB and an eig of minutes
+    game, lam, _ = diagonal_quadratic(n)
+    lam = np.concatenate([lam, lam.conj()])
+    x, y = jnp.zeros(n), jnp.zeros(n)
+    vals = mm.jacobian_eigenvalues(game, x, y, k=4, which="LM")
+    np.testing.assert_allclose(vals, [1 + 10j, 1 - 10j, 1 + 9j, 1 - 9j], rtol=1e-9)
+
+    eta = 0.2
+    rho = mm.spectral_radius(game, mm.simultaneous_gda(optax.sgd(eta)), x, y)
+    assert rho == pytest.approx(np.max(np.abs(1 - eta * lam)), rel=1e-9)
+    # Extragradient's step is z - eta F(z - eta F(z)): on a linear field, I - eta J + eta^2 J^2.
+    rho_eg = mm.spectral_radius(game, mm.extragradient(optax.sgd(eta)), x, y)
+    assert rho_eg == pytest.approx(np.max(np.abs(1 - eta * lam + (eta * lam) ** 2)), rel=1e-9)
+
+
+def test_hessian_eigenvalues_of_quadratic_game(x64):
+    n = 400
+    rng = np.random.default_rng(1)
+    P = np.diag(rng.uniform(-1.0, 3.0, n))
+    U = np.linalg.qr(rng.normal(size=(n, n)))[0]
+    P = U @ P @ U.T
+    P = (P + P.T) / 2
+    q = np.concatenate([[0.1, 0.2, 0.3, 0.4], rng.uniform(1.0, 3.0, n - 4)])
+    V = np.linalg.qr(rng.normal(size=(n, n)))[0]
+    Q = (V * q) @ V.T
+    Q = (Q + Q.T) / 2
+    game = games.quadratic(jnp.asarray(rng.normal(size=(n, n))), jnp.asarray(P), jnp.asarray(Q))
+    x, y = jnp.zeros(n), jnp.zeros(n)
+    eig_p, eig_q = np.linalg.eigvalsh(P), np.linalg.eigvalsh(Q)
+    hx = mm.hessian_eigenvalues(game, x, y, player="x", k=5, which="SA")
+    np.testing.assert_allclose(hx, eig_p[:5], atol=1e-8 * np.max(np.abs(eig_p)))
+    hx_top = mm.hessian_eigenvalues(game, x, y, player="x", k=3, which="LA")
+    np.testing.assert_allclose(hx_top, eig_p[::-1][:3], atol=1e-8 * np.max(np.abs(eig_p)))
+    hy = mm.hessian_eigenvalues(game, x, y, player="y", k=4, which="LA")  # -Q: its largest are -(smallest of Q)
+    np.testing.assert_allclose(hy, -eig_q[:4], atol=1e-8 * np.max(eig_q))
+    np.testing.assert_allclose(mm.hessian_eigenvalues(game, x, y, player="y"), np.sort(-eig_q), atol=1e-9)
+
+    check = mm.local_nash(game, x, y, k=2)
+    assert not check.holds and check.violators == ("x",)
+    assert check.x_min == pytest.approx(eig_p[0], abs=1e-8)
+    assert check.y_max == pytest.approx(-eig_q[0], abs=1e-8)
+    good = games.quadratic(jnp.eye(3), jnp.eye(3), jnp.eye(3))
+    assert mm.local_nash(good, jnp.zeros(3), jnp.zeros(3)) == mm.LocalNash(True, 1.0, -1.0, ())
+
+
+def test_adam_spectral_radius_matrix_free_equals_dense_at_a_run_state(x64, gan64):
+    game, _ = gan64
+    key = jax.random.key(2)
+    solver = mm.simultaneous_gda(optax.adam(1e-2, b1=0.5))
+    res = mm.run(game, solver, steps=30, key=key, record_every=None)
+    dense = mm.update_eigenvalues(game, solver, res.x, res.y, state=res.state, key=key)
+    assert dense.size == 3 * 219  # parameters, first and second moments
+    rho_dense = mm.spectral_radius(game, solver, res.x, res.y, state=res.state, key=key)
+    assert rho_dense == pytest.approx(np.max(np.abs(dense)), rel=1e-12)
+    rho, info = mm.spectral_radius(game, solver, res.x, res.y, state=res.state, key=key, k=4, return_info=True)
+    assert info.method == "arpack"
+    assert rho == pytest.approx(rho_dense, rel=1e-8)
+    vals = mm.update_eigenvalues(game, solver, res.x, res.y, state=res.state, key=key, k=4)
+    assert_extreme(vals, dense, "LM", 4)
+
+
+def test_spectral_radius_goes_matrix_free_above_dense_limit(x64):
+    game, lam, _ = diagonal_quadratic(mm.DENSE_LIMIT // 2 + 1)
+    _, info = mm.spectral_radius(game, mm.simultaneous_gda(optax.sgd(0.2)), *(jnp.zeros(lam.size),) * 2,
+                                 return_info=True)
+    assert info.method == "arpack" and info.dim == mm.DENSE_LIMIT + 2
+    small, _, _ = diagonal_quadratic(10)
+    _, info = mm.spectral_radius(small, mm.simultaneous_gda(optax.sgd(0.2)), jnp.zeros(10), jnp.zeros(10),
+                                 return_info=True)
+    assert info.method == "dense" and info.dim == 20
+
+
+# -- path angle and rotation ------------------------------------------------------------------------------------------
+def test_path_angle_on_bilinear_is_zero_through_the_saddle(x64):
+    game = games.bilinear(jnp.eye(1))
+    curve = mm.path_angle(game, (jnp.array([-1.0]), jnp.array([-1.0])), (jnp.array([1.0]), jnp.array([1.0])),
+                          num=21)
+    assert curve.alpha.shape == curve.cosine.shape == curve.norm.shape == (21,)
+    np.testing.assert_allclose(curve.alpha, np.linspace(-0.5, 1.5, 21), atol=1e-15)
+    mid = np.abs(curve.alpha - 0.5) > 1e-9  # F = 0 at the saddle itself: no angle there
+    np.testing.assert_allclose(curve.cosine[mid], 0.0, atol=1e-12)
+    # F(x, y) = (y, -x): on z(alpha) = (2 alpha - 1)(1, 1) its norm is sqrt(2)|2 alpha - 1|.
+    np.testing.assert_allclose(curve.norm, np.sqrt(2) * np.abs(2 * curve.alpha - 1), atol=1e-12)
+
+
+def test_path_angle_on_potential_game_is_plus_minus_one(x64):
+    # f = 1/2 |x|^2 - 1/2 |y|^2: F = (x, y) = grad phi with phi = 1/2 |z|^2, a pure potential field.
+    game = mm.Game(value=lambda x, y: 0.5 * jnp.sum(x**2) - 0.5 * jnp.sum(y**2))
+    start, end = (jnp.array([2.0, 1.0]), jnp.array([1.0])), (jnp.array([-2.0, -1.0]), jnp.array([-1.0]))
+    curve = mm.path_angle(game, start, end, num=16)
+    # Along the segment F is parallel to end - start: cos = -1 before the minimum at alpha = 1/2, +1 after.
+    np.testing.assert_allclose(curve.cosine, np.where(curve.alpha < 0.5, -1.0, 1.0), atol=1e-12)
+
+
+def test_path_angle_on_gan_matches_finite_differences(x64, gan64):
+    game, _ = gan64
+    value = jax.jit(game.value)
+    key = jax.random.key(4)
+    start = game.init(jax.random.key(5))
+    end = game.init(jax.random.key(6))
+    curve = mm.path_angle(game, start, end, num=5, key=key)
+    zs, unravel = jax.flatten_util.ravel_pytree(start)
+    ze = jax.flatten_util.ravel_pytree(end)[0]
+    d = np.asarray(ze - zs)
+    for alpha, cos, norm in zip(curve.alpha, curve.cosine, curve.norm):
+        z = zs + alpha * (ze - zs)
+        # The directional derivative of f's two pieces along d, by central differences, is <F, d> up to signs:
+        # F = (grad_x f, -grad_y f), so <F, d> = d/dt [f(x + t dx, y) - f(x, y + t dy)] at t = 0.
+        dx, dy = unravel(jnp.asarray(d))
+        x, y = unravel(z)
+        h = 1e-5
+        fx = (value(jax.tree.map(lambda a, b: a + h * b, x, dx), y, key)
+              - value(jax.tree.map(lambda a, b: a - h * b, x, dx), y, key)) / (2 * h)
+        fy = (value(x, jax.tree.map(lambda a, b: a + h * b, y, dy), key)
+              - value(x, jax.tree.map(lambda a, b: a - h * b, y, dy), key)) / (2 * h)
+        assert cos * norm * np.linalg.norm(d) == pytest.approx(float(fx - fy), rel=1e-6)
+
+
+def test_rotation_potential_estimate_matches_exact(x64, gan64):
+    game, (x, y) = gan64
+    key = jax.random.key(7)
+    exact = mm.rotation_potential(game, x, y, key=key, samples=None)
+    J = np.asarray(mm.jacobian(game, x, y, key=key))
+    assert exact.sym == pytest.approx(np.linalg.norm((J + J.T) / 2), rel=1e-10)
+    assert exact.antisym == pytest.approx(np.linalg.norm((J - J.T) / 2), rel=1e-10)
+    assert exact.ratio == pytest.approx(exact.antisym / exact.sym, rel=1e-12)
+    est = mm.rotation_potential(game, x, y, key=key, samples=256)
+    assert est.sym == pytest.approx(exact.sym, rel=4 * est.std_sym / exact.sym + 1e-3)
+    assert est.antisym == pytest.approx(exact.antisym, rel=4 * est.std_antisym / exact.antisym + 1e-3)
+    # Same key, same estimate.
+    assert mm.rotation_potential(game, x, y, key=key, samples=256) == est
+    bilinear = mm.rotation_potential(games.bilinear(jnp.eye(4)), jnp.zeros(4), jnp.zeros(4), samples=None)
+    assert bilinear.sym == 0 and bilinear.antisym == pytest.approx(np.sqrt(8))
+
+
+# -- bad input --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("k, match", [(0, r"k: expected an integer in \[1, 4\]"), (5, "k: expected an integer"),
+                                      (2.0, "k: expected a positive integer"), (True, "k: expected a positive")])
+def test_bad_k_names_the_argument(k, match):
+    game = games.bilinear(jnp.eye(3))
+    with pytest.raises((TypeError, ValueError), match=match):
+        mm.jacobian_eigenvalues(game, jnp.zeros(3), jnp.zeros(3), k=k)
+
+
+def test_bad_which_player_point_and_non_convergence():
+    game = games.bilinear(jnp.eye(3))
+    z = jnp.zeros(3)
+    with pytest.raises(ValueError, match="which: expected one of 'LM', 'LR', 'SR', 'LI', got 'SM'"):
+        mm.jacobian_eigenvalues(game, z, z, k=2, which="SM")
+    with pytest.raises(ValueError, match="which: expected one of 'LA', 'SA', 'LM'"):
+        mm.hessian_eigenvalues(game, z, z, player="x", k=1, which="LR")
+    with pytest.raises(ValueError, match="player: expected 'x' or 'y', got 'z'"):
+        mm.hessian_eigenvalues(game, z, z, player="z")
+    with pytest.raises(ValueError, match="x: has non-finite entries"):
+        mm.jacobian_eigenvalues(game, jnp.array([0.0, jnp.nan, 0.0]), z, k=2)
+    with pytest.raises(ValueError, match=r"y: has non-finite entries"):
+        mm.spectral_radius(game, mm.simultaneous_gda(optax.sgd(0.1)), z, jnp.array([jnp.inf, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="residual_tol: expected a positive finite number"):
+        mm.jacobian_eigenvalues(game, z, z, k=2, residual_tol=-1.0)
+
+    big = games.bilinear(jax.random.normal(jax.random.key(0), (200, 200)))
+    with pytest.raises(mm.ConvergenceError, match=r"ARPACK found \d+ of k=6.*worst relative residual") as err:
+        mm.jacobian_eigenvalues(big, jnp.zeros(200), jnp.zeros(200), k=6, which="SR", ncv=13, maxiter=2)
+    assert err.value.residuals is not None
