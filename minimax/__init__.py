@@ -30,11 +30,13 @@ from minimax.spectra import (
     hessian_eigenvalues,
     jacobian_eigenvalues,
     local_nash,
+    spectra_along,
     spectral_radius,
     update_eigenvalues,
 )
 from minimax._xla import compiler_options
 from minimax.game import Game
+from minimax.checkpoints import Checkpoints
 from minimax.driver import DivergenceError, DivergenceWarning, Result, run
 from minimax.sweep import Sweep, sweep
 from minimax.solvers import (
@@ -61,6 +63,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DENSE_LIMIT",
+    "Checkpoints",
     "ConvergenceError",
     "LocalNash",
     "PathAngle",
@@ -70,6 +73,7 @@ __all__ = [
     "local_nash",
     "path_angle",
     "rotation_potential",
+    "spectra_along",
     "Ball",
     "Box",
     "Constraint",

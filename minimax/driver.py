@@ -17,7 +17,9 @@ import jax
 import jax.numpy as jnp
 
 from minimax import _checks, _tree, _xla
+from minimax import checkpoints as _ckpt
 from minimax import diagnostics
+from minimax.checkpoints import Checkpoints
 from minimax.game import Game
 from minimax.solvers import Solver, check_solver_fits
 
@@ -54,6 +56,8 @@ class Result(NamedTuple):
         ``grad_evals``) over the records and every s-th step after each record, kept on the device in constant
         memory: ``{"min": {name: value}, "max": ..., "mean": ..., "argmin": {name: step},
         "argmax": ..., "observations": count}``.
+      checkpoints: None, or with ``checkpoint_every=k`` a :class:`minimax.Checkpoints` of (x, y, solver state)
+        at step 0 and every k-th step, stacked on the device: ``for x, y, state in res.checkpoints``.
     """
 
     x: Any
@@ -65,6 +69,7 @@ class Result(NamedTuple):
     steps_completed: jax.Array
     diverged_step: jax.Array
     summary: Optional[dict] = None
+    checkpoints: Optional[Checkpoints] = None
 
     @property
     def diverged(self) -> jax.Array:
@@ -79,6 +84,7 @@ class _Carry(NamedTuple):
     y_avg: Any
     t: jax.Array
     diverged_step: jax.Array
+    ckpt: Any = None  # (buffer, steps taken) with checkpoint_every, else None
 
 
 # -- checks before tracing ----------------------------------------------------------------------------------------
@@ -379,12 +385,15 @@ def _summary_finish(summ: dict) -> dict:
 @functools.partial(
     _xla.LazyJit,
     static_argnames=("game", "solver", "steps", "record_every", "metric_items", "max_norm", "progress",
-                     "summary_every"),
+                     "summary_every", "checkpoint_every"),
 )
 def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
-                  summary_every=None):
+                  summary_every=None, checkpoint_every=None):
     k_steps, k_metrics = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
-    carry = _Carry(x0, y0, solver.init(x0, y0), x0, y0, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
+    state0 = solver.init(x0, y0)
+    slots = steps // checkpoint_every + 1 if checkpoint_every is not None else 0
+    ckpt = None if checkpoint_every is None else (_ckpt.empty((x0, y0, state0), slots), jnp.zeros((), jnp.int32))
+    carry = _Carry(x0, y0, state0, x0, y0, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32), ckpt)
 
     def one_step(c: _Carry, _):
         # Once a run has diverged it keeps its carry. A select rather than a lax.cond: under vmap a cond becomes a
@@ -399,8 +408,14 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
         x_avg = jax.tree.map(lambda a, v: a + (v - a) / t.astype(a.dtype), c.x_avg, x)
         y_avg = jax.tree.map(lambda a, v: a + (v - a) / t.astype(a.dtype), c.y_avg, y)
         new = _Carry(x, y, state, x_avg, y_avg, t, c.diverged_step)
-        held = c._replace(diverged_step=jnp.where(alive, t, c.diverged_step))
-        return _tree.where(ok & alive, new, held), None
+        held = c._replace(diverged_step=jnp.where(alive, t, c.diverged_step), ckpt=None)
+        out = _tree.where(ok & alive, new, held)
+        if c.ckpt is not None:  # every step writes: into its slot at a checkpoint, else into the scratch slot
+            buf, n = c.ckpt
+            n = n + 1
+            slot = jnp.where(n % checkpoint_every == 0, n // checkpoint_every, slots)
+            out = out._replace(ckpt=(_ckpt.write(buf, slot, (out.x, out.y, out.state)), n))
+        return out, None
 
     def block(c: _Carry, n: int) -> _Carry:
         return jax.lax.scan(one_step, c, length=n)[0] if n else c
@@ -452,8 +467,9 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
         parts.append(last)
     trace = _stack(parts)
     summary = _summary_finish(summ) if summ is not None else None
+    checkpoints = None if checkpoint_every is None else _ckpt.finish(carry.ckpt[0], slots, checkpoint_every)
     return Result(carry.x, carry.y, carry.state, trace, carry.x_avg, carry.y_avg, carry.t, carry.diverged_step,
-                  summary)
+                  summary, checkpoints)
 
 
 def _stack(parts) -> dict:
@@ -480,6 +496,7 @@ def run(
     on_divergence: str = "warn",
     progress: Optional[Callable] = None,
     summary_every: Optional[int] = None,
+    checkpoint_every: Optional[int] = None,
 ) -> Result:
     """Runs ``solver`` on ``game`` for ``steps`` steps inside one jit-compiled ``lax.scan``.
 
@@ -508,6 +525,10 @@ def run(
         every multiple of ``summary_every`` and the last step. Each observation costs one vector-field
         evaluation, like a record. With ``record_every=None`` a long run keeps only the start, the end and
         the summary.
+      checkpoint_every: also keep (x, y, solver state) at step 0 and every this many steps in
+        ``Result.checkpoints``, on the device, for diagnostics along training (spectra at each snapshot). Costs
+        ``(steps // checkpoint_every + 2)`` copies of the iterate and solver state in memory
+        (``Result.checkpoints.nbytes`` says how much) and one in-place write of them per step.
 
     Returns:
       A :class:`Result`. If an iterate becomes non-finite, the run keeps the last finite iterate, stops
@@ -532,6 +553,10 @@ def run(
     if record_every is None or record_every > steps:
         record_every = steps
     summary_every = _checks.positive_int(summary_every, "summary_every", allow_none=True)
+    checkpoint_every = _checks.positive_int(checkpoint_every, "checkpoint_every", allow_none=True)
+    if checkpoint_every is not None and checkpoint_every > steps:
+        raise ValueError(f"checkpoint_every: expected at most steps={steps} (a snapshot every this many steps), "
+                         f"got {checkpoint_every}")
     if on_divergence not in ("warn", "raise", "ignore"):
         raise ValueError(f"on_divergence: expected 'warn', 'raise' or 'ignore', got {on_divergence!r}")
     if max_norm is not None and not (isinstance(max_norm, numbers.Real) and max_norm > 0):
@@ -564,7 +589,7 @@ def run(
     _check_solver_step(game, solver, x0, y0, key, metric_items)
 
     result = _run_compiled(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
-                           summary_every=summary_every)
+                           summary_every=summary_every, checkpoint_every=checkpoint_every)
     _report_divergence(result, on_divergence)
     return result
 

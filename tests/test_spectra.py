@@ -259,3 +259,62 @@ def test_bad_which_player_point_and_non_convergence():
     with pytest.raises(mm.ConvergenceError, match=r"ARPACK found \d+ of k=6.*worst relative residual") as err:
         mm.jacobian_eigenvalues(big, jnp.zeros(200), jnp.zeros(200), k=6, which="SR", ncv=13, maxiter=2)
     assert err.value.residuals is not None
+
+
+# -- checkpoints along a run ------------------------------------------------------------------------------------------
+def test_checkpoints_are_the_runs_own_iterates_and_states():
+    game = games.bilinear(jnp.eye(2))
+    solver = mm.simultaneous_gda(optax.adam(0.1))
+    key = jax.random.key(0)
+    res = mm.run(game, solver, steps=10, key=key, checkpoint_every=3)
+    ck = res.checkpoints
+    assert len(ck) == 4 and ck.step.tolist() == [0, 3, 6, 9]
+    assert ck.x.shape == (4, 2) and ck.state.x[0].mu.shape == (4, 2)
+    assert ck.nbytes == 4 * (2 + 2 + 4 + 4) * 4 + 4 * 2 * 4  # x, y, Adam's mu and nu per player, two counts
+    for i, (x, y, state) in enumerate(ck):
+        ref = mm.run(game, solver, steps=max(3 * i, 1), key=key, record_every=None) if i else None
+        if ref is None:
+            np.testing.assert_array_equal(x, game.init(key)[0])
+            assert int(state.x[0].count) == 0
+            continue
+        np.testing.assert_array_equal(x, ref.x)
+        np.testing.assert_array_equal(y, ref.y)
+        np.testing.assert_array_equal(state.y[0].nu, ref.state.y[0].nu)
+    assert mm.run(game, solver, steps=10, key=key).checkpoints is None
+
+
+def test_checkpoints_under_vmap_and_after_divergence():
+    game = games.bilinear(jnp.eye(2))
+    solver = mm.simultaneous_gda(optax.sgd(0.5))
+    keys = jax.random.split(jax.random.key(1), 3)
+    batch = jax.vmap(lambda k: mm.run(game, solver, steps=8, key=k, checkpoint_every=4))(keys)
+    assert batch.checkpoints.step.shape == (3, 3) and batch.checkpoints.x.shape == (3, 3, 2)
+    one = mm.run(game, solver, steps=8, key=keys[2], checkpoint_every=4)
+    np.testing.assert_allclose(batch.checkpoints.x[2], one.checkpoints.x, rtol=1e-6)
+    with pytest.raises(ValueError, match="take one run first"):
+        batch.checkpoints[0]
+    # GDA with a huge step overflows: later snapshots repeat the last finite iterate.
+    res = mm.run(game, mm.simultaneous_gda(optax.sgd(1e30)), steps=6, key=keys[0], checkpoint_every=2,
+                 on_divergence="ignore")
+    assert 0 < int(res.diverged_step) <= 6
+    assert np.all(np.isfinite(np.asarray(res.checkpoints.x)))
+    np.testing.assert_array_equal(res.checkpoints.x[-1], res.x)
+
+
+@pytest.mark.parametrize("value, match", [(0, "checkpoint_every: expected a positive integer"),
+                                          (11, "checkpoint_every: expected at most steps=10"),
+                                          (2.5, "checkpoint_every: expected a positive integer")])
+def test_bad_checkpoint_every(value, match):
+    game = games.bilinear(jnp.eye(2))
+    with pytest.raises((TypeError, ValueError), match=match):
+        mm.run(game, mm.simultaneous_gda(optax.sgd(0.1)), steps=10, key=jax.random.key(0), checkpoint_every=value)
+
+
+def test_spectral_radius_at_a_checkpoint_state(x64):
+    A = jnp.array([[1.0, 0.5], [0.0, 2.0]])
+    game = games.quadratic(A, jnp.eye(2), jnp.eye(2))
+    solver = mm.simultaneous_gda(optax.adam(0.05, eps_root=1e-8))
+    res = mm.run(game, solver, steps=40, key=jax.random.key(2), checkpoint_every=20)
+    x, y, state = res.checkpoints[2]
+    assert mm.spectral_radius(game, solver, x, y, state=state) == pytest.approx(
+        mm.spectral_radius(game, solver, res.x, res.y, state=res.state), rel=1e-12)
