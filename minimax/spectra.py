@@ -39,6 +39,7 @@ __all__ = [
     "hessian_eigenvalues",
     "jacobian_eigenvalues",
     "local_nash",
+    "spectra_along",
     "spectral_radius",
     "update_eigenvalues",
 ]
@@ -459,3 +460,48 @@ def local_nash(game, x, y, *, key=None, tol=1e-6, k=None, **kwargs) -> LocalNash
     x_min, y_max = float(np.min(hx)), float(np.max(hy))
     violators = tuple(p for p, bad in (("x", x_min < -tol), ("y", y_max > tol)) if bad)
     return LocalNash(not violators, x_min, y_max, violators)
+
+
+def spectra_along(game, checkpoints, *, k: Optional[int] = 10, which="LM", solver=None, key=None, progress=None,
+                  **kwargs) -> dict:
+    """The top eigenvalues of the game Jacobian (and, with ``solver``, its update's spectral radius) at every
+    snapshot of a run (``mm.run(..., checkpoint_every=...).checkpoints``).
+
+    Args:
+      game: the game the run played.
+      checkpoints: a :class:`minimax.Checkpoints` of one run.
+      k: eigenvalues per snapshot (matrix-free, :func:`jacobian_eigenvalues`); ``None`` for all of them, densely.
+      which: which ones (``"LM"``, ``"LR"``, ``"SR"``, ``"LI"``).
+      solver: also the spectral radius of this solver's update at each snapshot, with the snapshot's state
+        (Adam's moments included); the solver the run used.
+      key: feeds a stochastic game's field (the same batch at every snapshot) and the Krylov start.
+      progress: ``progress(done, total)`` after each snapshot (a :class:`minimax.progress.ProgressBar`).
+      **kwargs: ``residual_tol``, ``ncv``, ``maxiter`` for the eigensolver.
+
+    Returns:
+      ``{"step": (n,), "eigenvalues": (n, k) complex, "radius": (n,) or None, "products": (n,)}`` as NumPy
+      arrays, ``products`` counting the Jacobian's matrix-vector products per snapshot.
+    """
+    from minimax.checkpoints import Checkpoints
+
+    if not isinstance(checkpoints, Checkpoints):
+        raise TypeError(f"checkpoints: expected Result.checkpoints (run with checkpoint_every=...), got "
+                        f"{type(checkpoints).__name__}")
+    if np.ndim(checkpoints.step) != 1:
+        raise ValueError("checkpoints: these hold a batch of runs; pass one run's")
+    if solver is not None:
+        check_solver_fits(game, solver)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a function of (done, total), got {type(progress).__name__}")
+    eig, radius, products = [], [], []
+    total = len(checkpoints)
+    for i, (x, y, state) in enumerate(checkpoints):  # snapshots, not optimisation steps
+        vals, info = jacobian_eigenvalues(game, x, y, key=key, k=k, which=which, return_info=True, **kwargs)
+        eig.append(vals)
+        products.append(info.products)
+        if solver is not None:
+            radius.append(spectral_radius(game, solver, x, y, state=state, key=key, **kwargs))
+        if progress is not None:
+            progress(i + 1, total)
+    return {"step": np.asarray(checkpoints.step), "eigenvalues": np.stack(eig),
+            "radius": np.asarray(radius) if solver is not None else None, "products": np.asarray(products)}

@@ -28,6 +28,20 @@ def test_gan_subcommand_trains_prints_metrics_and_writes_a_png(tmp_path, capsys)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_gan_spectrum_every_prints_and_plots_the_spectra_along_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["gan", "--data", "ring", "--steps", "4", "--batch-size", "16", "--width", "4", "--depth", "1",
+                 "--spectrum-every", "2", "--spectrum-k", "4", "--output", "samples.png", "--no-progress"])
+    assert code == 0
+    text = capsys.readouterr().out
+    table = text.split("spectra along training")[1].splitlines()[2:5]
+    assert [int(row.split()[0]) for row in table] == [0, 2, 4]
+    for row in table:
+        top, max_re, min_re, max_im, rho = map(float, row.split()[1:])
+        assert top >= max(abs(max_re), abs(min_re), max_im) - 1e-6 and rho > 0
+    assert (tmp_path / "spectra_ring_simultaneous.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.parametrize("argv, flag", [
     (["--data", "spiral"], "--data"),
     (["--solver", "adam"], "--solver"),
@@ -41,6 +55,9 @@ def test_gan_subcommand_trains_prints_metrics_and_writes_a_png(tmp_path, capsys)
     (["--loss", "hinge"], "--loss"),
     (["--latent-dim", "0"], "--latent-dim"),
     (["--output", "samples.jpg"], "--output"),
+    (["--steps", "10", "--spectrum-every", "0"], "--spectrum-every"),
+    (["--steps", "10", "--spectrum-every", "11"], "--spectrum-every"),
+    (["--spectrum-every", "5", "--spectrum-k", "0"], "--spectrum-k"),
 ])
 def test_bad_arguments_print_one_line_and_exit_2(argv, flag, capsys):
     assert main(["gan", *argv]) == 2

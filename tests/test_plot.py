@@ -171,3 +171,29 @@ def test_rates_against_step_size_draws_measured_rates_radii_and_closed_forms(bil
         "simultaneous", "closed form", "measured", "spectral radius at equilibrium"]
     with pytest.raises(ValueError, match="closed_forms: 'extragradient' is not one of the rows' solvers"):
         plot.rates_against_step_size(rows, closed_forms={"extragradient": np.sqrt})
+
+
+def test_spectra_plots_draw_the_eigenvalues_path_angle_and_rotation():
+    import jax
+
+    game = games.quadratic(jnp.array([[1.0, 0.5], [0.0, 2.0]]), 0.1 * jnp.eye(2), 0.1 * jnp.eye(2))
+    solver = mm.extragradient(optax.sgd(0.1))
+    res = mm.run(game, solver, steps=20, key=jax.random.key(0), checkpoint_every=10)
+    along = mm.spectra_along(game, res.checkpoints, k=None, solver=solver)
+    assert along["eigenvalues"].shape == (3, 4) and along["radius"].shape == (3,)
+    fig = plot.eigenvalues_along_training({"extragradient": along})
+    re_ax, im_ax, rho_ax = fig.axes
+    np.testing.assert_allclose(np.sort(re_ax.collections[0].get_offsets()[:, 1]),
+                               np.sort(along["eigenvalues"].real.ravel()), rtol=1e-6)
+    np.testing.assert_allclose(rho_ax.lines[0].get_ydata(), along["radius"], rtol=1e-6)
+    curve = mm.path_angle(game, res.checkpoints[0][:2], (res.x, res.y), num=11)
+    fig = plot.path_angle_curve(curve)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), curve.cosine, rtol=1e-6)
+    rot = {"start": mm.rotation_potential(game, *res.checkpoints[0][:2], samples=None),
+           "end": mm.rotation_potential(game, res.x, res.y, samples=None)}
+    fig = plot.rotation_vs_potential(rot)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    np.testing.assert_allclose(heights, [float(rot["start"].sym), float(rot["end"].sym),
+                                         float(rot["start"].antisym), float(rot["end"].antisym)], rtol=1e-6)
+    with pytest.raises(ValueError, match="along: expected a spectra_along result"):
+        plot.eigenvalues_along_training({"a": {"step": [0]}})

@@ -14,6 +14,7 @@ from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 import games
@@ -118,6 +119,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     p.add_argument("--output", default=None, help="PNG path (default gan_<data>_<solver>.png); 'none' to skip")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--spectrum-every", type=int, default=None, metavar="N",
+                   help="snapshot the run every N steps and print the top eigenvalues of the game Jacobian and the "
+                        "update's spectral radius at each (matrix-free); plots them to spectra_<data>_<solver>.png")
+    p.add_argument("--spectrum-k", type=int, default=6, metavar="K",
+                   help="eigenvalues per snapshot with --spectrum-every (default 6, largest modulus)")
     return p
 
 
@@ -145,19 +151,40 @@ def settings_from_args(args) -> Settings:
         raise UsageError(f"--r1: expected a non-negative number, got {args.r1}")
     if args.output is not None and args.output != "none" and not args.output.lower().endswith(".png"):
         raise UsageError(f"--output: expected a path ending in .png (or 'none'), got {args.output!r}")
+    every = getattr(args, "spectrum_every", None)
+    if every is not None and not 1 <= every <= args.steps:
+        raise UsageError(f"--spectrum-every: expected a number of steps in [1, --steps={args.steps}], got {every}")
+    if every is not None and getattr(args, "spectrum_k", 6) < 1:
+        raise UsageError(f"--spectrum-k: expected a positive integer, got {args.spectrum_k}")
     return Settings(data=args.data, solver=args.solver, steps=args.steps, lr=args.lr, beta1=args.beta1,
                     schedule=args.schedule, batch_size=args.batch_size, width=args.width, depth=args.depth,
                     latent_dim=args.latent_dim, r1=args.r1, loss=args.loss)
 
 
-def train(settings: Settings, key, *, progress=None, records: int = 100):
+def train(settings: Settings, key, *, progress=None, records: int = 100, checkpoint_every: Optional[int] = None):
     """One training run: ``(result, generator, discriminator, mixture)``; the trace holds ``mode_metrics`` =
-    [modes, high_quality, reverse_kl] at ``records`` evenly spaced steps."""
+    [modes, high_quality, reverse_kl] at ``records`` evenly spaced steps, and ``result.checkpoints`` the
+    snapshots every ``checkpoint_every`` steps."""
     game, solver, generator, discriminator, mixture = build(settings)
     metrics = {"mode_metrics": mode_metric_fn(generator, mixture, settings.latent_dim, jax.random.key(12345))}
     result = mm.run(game, solver, steps=settings.steps, key=key, record_every=max(settings.steps // records, 1),
-                    metrics=metrics, progress=progress, on_divergence="warn")
+                    metrics=metrics, progress=progress, on_divergence="warn", checkpoint_every=checkpoint_every)
     return result, generator, discriminator, mixture
+
+
+def spectra(settings: Settings, result, *, k: int, key, progress=None) -> dict:
+    """:func:`minimax.spectra_along` over ``result.checkpoints``: the top ``k`` eigenvalues of J and the radius
+    of the solver's update (Adam's moments from each snapshot) at each."""
+    game, solver, *_ = build(settings)
+    return mm.spectra_along(game, result.checkpoints, k=k, solver=solver, key=key, progress=progress)
+
+
+def _print_spectra(along: dict) -> None:
+    print("spectra along training (top eigenvalues of the game Jacobian, largest modulus; rho of the update)")
+    print(f"{'step':>8} {'|lambda|_max':>13} {'max Re':>10} {'min Re':>10} {'max |Im|':>10} {'rho':>11}")
+    for step, eig, rho in zip(along["step"], along["eigenvalues"], along["radius"]):
+        print(f"{int(step):>8} {np.max(np.abs(eig)):>13.5g} {np.max(eig.real):>10.4g} {np.min(eig.real):>10.4g} "
+              f"{np.max(np.abs(eig.imag)):>10.4g} {rho:>11.7f}")
 
 
 def main(args) -> int:
@@ -173,11 +200,20 @@ def main(args) -> int:
           f"{settings.loss} loss, seed {args.seed}; jax {jax.__version__} on {jax.devices()[0].platform}", flush=True)
     bar = None if args.no_progress else ProgressBar("training", delay=0.5)
     start = time.perf_counter()
-    result, generator, discriminator, mixture = train(settings, jax.random.key(args.seed), progress=bar)
+    every = getattr(args, "spectrum_every", None)
+    result, generator, discriminator, mixture = train(settings, jax.random.key(args.seed), progress=bar,
+                                                      checkpoint_every=every)
     jax.block_until_ready(result)
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
+    along = None
+    if every is not None:
+        sbar = None if args.no_progress else ProgressBar("spectra", delay=0.5)
+        along = spectra(settings, result, k=args.spectrum_k, key=jax.random.fold_in(jax.random.key(args.seed), 7),
+                        progress=sbar)
+        if sbar is not None:
+            sbar.close()
     m = mixtures.mode_metrics(
         games.gan_samples(generator, result.x, jax.random.fold_in(jax.random.key(args.seed), 99), N_EVAL,
                           latent_dim=settings.latent_dim), mixture)
@@ -190,6 +226,8 @@ def main(args) -> int:
     print(f"steps done      {int(result.steps_completed)}"
           + (f"  (diverged at step {int(result.diverged_step)})" if int(result.diverged_step) >= 0 else ""))
     print(f"wall time       {seconds:.1f} s (compilation included)")
+    if along is not None:
+        _print_spectra(along)
     if output != "none":
         import matplotlib
 
@@ -204,4 +242,12 @@ def main(args) -> int:
         fig.savefig(output, dpi=120)
         plt.close(fig)
         print(f"wrote {output}")
+        if along is not None:
+            from minimax.plot.spectra import eigenvalues_along_training
+
+            path = f"spectra_{settings.data}_{settings.solver}.png"
+            fig = eigenvalues_along_training(along, title=f"{settings.solver} on {mixture.name}, seed {args.seed}")
+            fig.savefig(path, dpi=120)
+            plt.close(fig)
+            print(f"wrote {path}")
     return 0
