@@ -238,6 +238,7 @@ def adam_eg_lr(learning_rate):
     return adam_eg(learning_rate, 0.9)
 
 
+@pytest.mark.slow
 def test_eight_devices_give_the_single_device_results(tmp_path):
     path = tmp_path / "eight.npz"
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")

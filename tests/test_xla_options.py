@@ -49,6 +49,7 @@ def _ynn_dots(hlo: str) -> int:
 
 
 @pytest.mark.skipif(not ON_CPU or mm.compiler_options() is None, reason="CPU with a jaxlib that knows the option")
+@pytest.mark.slow
 def test_the_compiled_loop_carries_the_option():
     """The same loop compiled with XLA's defaults hands matrix products to YNNPACK; minimax's loop hands none."""
     game, solver = small_gan(), mm.simultaneous_gda(optax.adam(1e-3))
@@ -105,6 +106,7 @@ def test_first_calls_from_several_threads():
     assert errors == [] and out == [6.0] * 6
 
 
+@pytest.mark.slow
 def test_results_agree_with_xla_defaults_to_float_rounding():
     """The same run compiled by minimax (its options) and inside a plain jax.jit (XLA's defaults). Plain gradient
     steps: Adam would turn a near-zero gradient entry that rounds to the other sign into a whole step."""
