@@ -155,6 +155,12 @@ def update_jacobian(game, solver, x, y, *, state=None, key=None) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _update_jacobian(game, solver, x, y, state, key):
+    period_map, flat = update_map(game, solver, x, y, state, key)
+    return jax.jacfwd(period_map)(flat)
+
+
+def update_map(game, solver, x, y, state, key):
+    """``(period_map, z0)``: one period of ``solver`` as a map of the flat (x, y, memory) vector, and its point."""
     if state is None:
         state = solver.init(x, y)
         _, _, state = solver.step(game, x, y, state, key)
@@ -171,7 +177,7 @@ def _update_jacobian(game, solver, x, y, state, key):
         (x_, y_, s), _ = jax.lax.scan(body, (x_, y_, rebuild(mem)), jnp.arange(solver.period))
         return ravel_pytree((x_, y_, _memory_split(s)[0]))[0]
 
-    return jax.jacfwd(period_map)(flat)
+    return period_map, flat
 
 
 # -- trace analysis -------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from minimax import _tree
-from minimax.diagnostics import _memory_split, jacobian, update_jacobian
+from minimax.diagnostics import jacobian, update_jacobian, update_map
 from minimax.solvers import check_solver_fits
 
 __all__ = [
@@ -228,24 +228,7 @@ def _hessian_map(game, x, y, player, key):
     return grad, flat
 
 
-def _update_map(game, solver, x, y, state, key):
-    if state is None:
-        state = solver.init(x, y)
-        _, _, state = solver.step(game, x, y, state, key)
-    memory, rebuild = _memory_split(state)
-    flat, unravel = ravel_pytree((x, y, memory))
-
-    def period_map(v):
-        x_, y_, mem = unravel(v)
-
-        def body(carry, i):
-            a, b, s = carry
-            return solver.step(game, a, b, s, jax.random.fold_in(key, i)), None
-
-        (x_, y_, s), _ = jax.lax.scan(body, (x_, y_, rebuild(mem)), jnp.arange(solver.period))
-        return ravel_pytree((x_, y_, _memory_split(s)[0]))[0]
-
-    return period_map, flat
+_update_map = update_map
 
 
 # -- ARPACK with checked residuals -----------------------------------------------------------------------------------
