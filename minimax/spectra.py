@@ -147,7 +147,7 @@ def _map(kind, game, extra, x, y, state, key):
         return _field_map(game, x, y, key)
     if kind == "hessian":
         return _hessian_map(game, x, y, extra, key)
-    return _update_map(game, extra, x, y, state, key)
+    return update_map(game, extra, x, y, state, key)
 
 
 def _dim(kind, game, extra, x, y, state, key) -> int:
@@ -226,9 +226,6 @@ def _hessian_map(game, x, y, player, key):
             return ravel_pytree(jax.grad(lambda b: -game.loss_y(x, b, key))(unravel(v)))[0]
 
     return grad, flat
-
-
-_update_map = update_map
 
 
 # -- ARPACK with checked residuals -----------------------------------------------------------------------------------
@@ -369,9 +366,14 @@ def _eigs_of(what, spec, dense, key, k, which, residual_tol, ncv, maxiter, retur
         vals = _sorted(_dense_eig(dense(key), what))
         return _finish(vals, SpectrumInfo(np.zeros(0), 0, time.perf_counter() - start, vals.size, "dense"),
                        return_info)
-    k = _check_k(k, _dim(*spec, key), symmetric=False)
+    return _matrix_free(spec, key, k, which, False, residual_tol, ncv, maxiter, what, return_info)
+
+
+def _matrix_free(spec, key, k, which, symmetric, residual_tol, ncv, maxiter, what, return_info):
+    """Checks ``k`` against the map's size, linearises it (cached) and runs ARPACK on its products."""
+    k = _check_k(k, _dim(*spec, key), symmetric=symmetric)
     op = _Operator(*spec, key, what)
-    vals, info = _arpack(op, k, which, jax.random.fold_in(key, 1), symmetric=False, tol=residual_tol, ncv=ncv,
+    vals, info = _arpack(op, k, which, jax.random.fold_in(key, 1), symmetric=symmetric, tol=residual_tol, ncv=ncv,
                          maxiter=maxiter, what=what)
     return _finish(vals, info, return_info)
 
@@ -434,11 +436,7 @@ def hessian_eigenvalues(game, x, y, *, player, k=None, which="SA", key=None, res
         vals = np.linalg.eigvalsh((mat + mat.T) / 2)
         return _finish(vals, SpectrumInfo(np.zeros(0), 0, time.perf_counter() - start, vals.size, "dense"),
                        return_info)
-    k = _check_k(k, _dim(*spec, key), symmetric=True)
-    op = _Operator(*spec, key, what)
-    vals, info = _arpack(op, k, which, jax.random.fold_in(key, 1), symmetric=True, tol=residual_tol, ncv=ncv,
-                         maxiter=maxiter, what=what)
-    return _finish(vals, info, return_info)
+    return _matrix_free(spec, key, k, which, True, residual_tol, ncv, maxiter, what, return_info)
 
 
 def local_nash(game, x, y, *, key=None, tol=1e-6, k=None, **kwargs) -> LocalNash:
