@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from minimax import _checks, _tree, _xla
+from minimax import _checks, _program, _tree, _xla
 from minimax import checkpoints as _ckpt
 from minimax import diagnostics
 from minimax.checkpoints import Checkpoints
@@ -318,8 +318,13 @@ def _first_line(err: BaseException) -> str:
 
 
 # -- the compiled loop --------------------------------------------------------------------------------------------
-def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key) -> dict:
-    (lx, ly), field = game.losses_and_vector_field(carry.x, carry.y, key)
+def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key, obs=None) -> dict:
+    """The trace's metrics at the carry's iterate; ``obs`` (an :class:`~minimax.solvers.Observation` of that
+    iterate, from the solver's step) spares evaluating the losses and the field again."""
+    if obs is None:
+        (lx, ly), field = game.losses_and_vector_field(carry.x, carry.y, key)
+    else:
+        (lx, ly), field = obs
     dtype = lx.dtype
     rec = {
         "step": jnp.asarray(step, jnp.int32),
@@ -362,6 +367,8 @@ def _summary_init(rec: dict) -> dict:
 
 def _summary_update(summ: dict, rec: dict) -> dict:
     """Folds one observation into the running reductions; a NaN never replaces a minimum or maximum."""
+    if summ is None:
+        return None
     step = jnp.asarray(rec["step"], jnp.int32)
     out = {"min": {}, "max": {}, "sum": {}, "argmin": {}, "argmax": {}, "observations": summ["observations"] + 1}
     for k in summ["min"]:
@@ -388,18 +395,22 @@ def _summary_finish(summ: dict) -> dict:
                      "summary_every", "checkpoint_every"),
 )
 def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
-                  summary_every=None, checkpoint_every=None):
+                  summary_every=None, checkpoint_every=None, numbers=()):
+    """The compiled run. ``solver`` is a :class:`Solver` or, with ``numbers``, the skeleton of one
+    (:func:`minimax._program.split`) whose holes ``numbers`` fill: the solver's step sizes and other numbers are
+    then arguments of the program, not constants, and a new step size reuses the compilation."""
+    if isinstance(solver, _program.Skeleton):
+        solver = _program.join(solver, numbers)
     k_steps, k_metrics = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
     state0 = solver.init(x0, y0)
     slots = steps // checkpoint_every + 1 if checkpoint_every is not None else 0
     ckpt = None if checkpoint_every is None else (_ckpt.empty((x0, y0, state0), slots), jnp.zeros((), jnp.int32))
     carry = _Carry(x0, y0, state0, x0, y0, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32), ckpt)
 
-    def one_step(c: _Carry, _):
+    def advance(c: _Carry, x, y, state) -> _Carry:
         # Once a run has diverged it keeps its carry. A select rather than a lax.cond: under vmap a cond becomes a
         # select of both branches anyway, and combined with the finiteness select it made vmapped runs 5x slower
         # on CPU; unbatched, the step is computed and discarded after divergence, which changes no result.
-        x, y, state = solver.step(game, c.x, c.y, c.state, jax.random.fold_in(k_steps, c.t))
         ok = _tree.all_finite((x, y, state))
         if max_norm is not None:
             ok = ok & (_tree.norm((x, y)) <= max_norm)
@@ -415,56 +426,79 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
             n = n + 1
             slot = jnp.where(n % checkpoint_every == 0, n // checkpoint_every, slots)
             out = out._replace(ckpt=(_ckpt.write(buf, slot, (out.x, out.y, out.state)), n))
-        return out, None
+        return out
+
+    def plain_step(c: _Carry, _):
+        x, y, state = solver.step(game, c.x, c.y, c.state, jax.random.fold_in(k_steps, c.t))
+        return advance(c, x, y, state), None
 
     def block(c: _Carry, n: int) -> _Carry:
-        return jax.lax.scan(one_step, c, length=n)[0] if n else c
+        return jax.lax.scan(plain_step, c, length=n)[0] if n else c
 
-    def observe(c: _Carry, step) -> dict:
-        return _record(game, solver, metric_items, c, step, jax.random.fold_in(k_metrics, step))
+    def observe(c: _Carry, step, obs=None) -> dict:
+        return _record(game, solver, metric_items, c, step, jax.random.fold_in(k_metrics, step), obs)
 
-    def record(c: _Carry, step) -> dict:
-        rec = observe(c, step)
-        if progress is not None:
-            jax.debug.callback(progress, step, steps)
-        return rec
-
-    def segment(c: _Carry, summ, n: int, start):
-        """``n`` steps from step ``start``; with summaries, an observation every ``summary_every`` steps."""
-        g = summary_every
-        if summ is not None and n > g:
-            units, tail = divmod(n, g)
-            if tail == 0:
-                units, tail = units - 1, g
-
-            def unit(cs, _):
-                c_, s_, at = cs
-                c_, at = block(c_, g), at + g
-                return (c_, _summary_update(s_, observe(c_, at)), at), None
-
-            # A counter in the carry, not an arange over units: scanning over xs would materialise them.
-            (c, summ, _), _ = jax.lax.scan(unit, (c, summ, jnp.asarray(start, jnp.int32)), length=units)
-            c = block(c, tail)
+    def observed_step(c: _Carry, step, is_record: bool = False):
+        """One step from ``c`` and the metrics at ``c`` (step ``step``), from what the step computed there when
+        the solver hands it over (:attr:`Solver.observing_step`), else evaluated."""
+        k = jax.random.fold_in(k_steps, c.t)
+        if solver.observing_step is not None:
+            x, y, state, obs = solver.observing_step(game, c.x, c.y, c.state, k)
         else:
-            c = block(c, n)
-        rec = record(c, start + n)
-        if summ is not None:
-            summ = _summary_update(summ, rec)
-        return c, summ, rec
+            (x, y, state), obs = solver.step(game, c.x, c.y, c.state, k), None
+        rec = observe(c, step, obs)
+        if is_record and progress is not None:
+            jax.debug.callback(progress, step, steps)
+        return advance(c, x, y, state), rec
 
-    first = record(carry, 0)
+    def rest_of_segment(c: _Carry, summ, n: int, start):
+        """The ``n - 1`` steps of a segment of ``n`` after its first, observed one (from step ``start``); with
+        summaries, an observation every ``summary_every`` steps."""
+        g = summary_every
+        if summ is None or n <= g:
+            return block(c, n - 1), summ
+        c = block(c, g - 1)
+        units, tail = divmod(n - g, g)
+
+        def unit(cs, _):
+            c_, s_, at = cs
+            c_, rec = observed_step(c_, at)
+            return (block(c_, g - 1), _summary_update(s_, rec), at + g), None
+
+        # A counter in the carry, not an arange over units: scanning over xs would materialise them.
+        (c, summ, at), _ = jax.lax.scan(unit, (c, summ, jnp.asarray(start + g, jnp.int32)), length=units)
+        if tail:
+            c, rec = observed_step(c, at)
+            c, summ = block(c, tail - 1), _summary_update(summ, rec)
+        return c, summ
+
+    # Records at steps 0, r, 2r, ...: each is taken by the first step of its segment, from that step's own
+    # evaluation at the recorded iterate; only the record of the final iterate is evaluated on its own.
+    r = record_every
+    n_blocks, rest = divmod(steps, r)
+    carry, first = observed_step(carry, 0, is_record=True)
     summ = _summary_init(first) if summary_every is not None else None
-    n_blocks, rest = divmod(steps, record_every)
+    carry, summ = rest_of_segment(carry, summ, r, 0)
 
     def outer(cs, i):
-        c, s, rec = segment(*cs, record_every, i * record_every)
+        c, s = cs
+        c, rec = observed_step(c, i * r, is_record=True)
+        c, s = rest_of_segment(c, _summary_update(s, rec), r, i * r)
         return (c, s), rec
 
-    (carry, summ), recs = jax.lax.scan(outer, (carry, summ), jnp.arange(n_blocks, dtype=jnp.int32))
-    parts = [first, recs]
+    parts = [first]
+    if n_blocks > 1:  # no empty scan: its body would still be compiled
+        (carry, summ), recs = jax.lax.scan(outer, (carry, summ), jnp.arange(1, n_blocks, dtype=jnp.int32))
+        parts.append(recs)
     if rest:
-        carry, summ, last = segment(carry, summ, rest, n_blocks * record_every)
-        parts.append(last)
+        carry, rec = observed_step(carry, n_blocks * r, is_record=True)
+        carry, summ = rest_of_segment(carry, _summary_update(summ, rec), rest, n_blocks * r)
+        parts.append(rec)
+    last = observe(carry, steps)
+    if progress is not None:  # fed the step counter so that it runs after the loop, not wherever XLA likes
+        jax.debug.callback(lambda s, total, _: progress(s, total), steps, steps, carry.t)
+    summ = _summary_update(summ, last)
+    parts.append(last)
     trace = _stack(parts)
     summary = _summary_finish(summ) if summ is not None else None
     checkpoints = None if checkpoint_every is None else _ckpt.finish(carry.ckpt[0], slots, checkpoint_every)
@@ -473,10 +507,10 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
 
 
 def _stack(parts) -> dict:
-    first, recs, *last = parts
+    """Single records and stacked blocks of records, in order, as one stacked trace."""
     out = {}
-    for name in first:
-        pieces = [first[name][None], recs[name]] + [p[name][None] for p in last]
+    for name in parts[0]:
+        pieces = [p[name] if jnp.ndim(p[name]) > jnp.ndim(parts[0][name]) else p[name][None] for p in parts]
         out[name] = jnp.concatenate(pieces)
     return out
 
@@ -588,10 +622,29 @@ def run(
     _check_entropic_start(solver, x0, y0)
     _check_solver_step(game, solver, x0, y0, key, metric_items)
 
-    result = _run_compiled(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
-                           summary_every=summary_every, checkpoint_every=checkpoint_every)
+    result = _compiled_call(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
+                            summary_every=summary_every, checkpoint_every=checkpoint_every)
     _report_divergence(result, on_divergence)
     return result
+
+
+# Skeletons whose numbers could not be traced as data (a float the user's code branches on in Python): these
+# solvers compile with their numbers as constants, as before.
+_NUMBERS_AS_CONSTANTS: set = set()
+_TRACED_NUMBER_ERRORS = (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+                         jax.errors.TracerIntegerConversionError, jax.errors.TracerArrayConversionError)
+
+
+def _compiled_call(game, solver, *args, **kwargs) -> Result:
+    """:func:`_run_compiled` with the solver's numbers as data (one compilation for every step size), or as
+    constants for a solver whose numbers cannot be traced."""
+    skeleton, numbers = _program.fingerprint(solver, holes=True)
+    if numbers and skeleton not in _NUMBERS_AS_CONSTANTS:
+        try:
+            return _run_compiled(game, skeleton, *args, numbers=tuple(numbers), **kwargs)
+        except _TRACED_NUMBER_ERRORS:
+            _NUMBERS_AS_CONSTANTS.add(skeleton)
+    return _run_compiled(game, solver, *args, **kwargs)
 
 
 def _report_divergence(result: Result, on_divergence: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 import jax
 
-from minimax import _tree
+from minimax import _program, _tree
 from minimax.constraints import Constraint
 
 __all__ = ["Game"]
@@ -214,6 +214,19 @@ class Game:
         lx, gx = jax.value_and_grad(lambda x_: self.loss_x(x_, y, key))(x)
         ly, gy = jax.value_and_grad(lambda y_: self.loss_y(x, y_, key))(y)
         return (lx, ly), (gx, gy)
+
+    # -- equality by what the game computes -------------------------------------------------------------------
+    def __eq__(self, other) -> bool:
+        """Two games are equal when built by the same code from equal arguments (the same functions, network
+        sizes, data, batch size, constraints), so compiled loops are shared between them."""
+        if self is other:
+            return True
+        if not isinstance(other, Game):
+            return NotImplemented
+        return _program.fingerprint(self)[0] == _program.fingerprint(other)[0]
+
+    def __hash__(self) -> int:
+        return hash(_program.fingerprint(self)[0])
 
     def __repr__(self) -> str:
         kind = "zero-sum" if self.zero_sum else "general-sum"

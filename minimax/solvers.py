@@ -57,11 +57,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from minimax import _checks, _tree
+from minimax import _checks, _program, _tree
 from minimax.constraints import GEOMETRIES, retract
 
 __all__ = [
     "Solver",
+    "Observation",
     "check_solver_fits",
     "PairState",
     "OptimisticState",
@@ -82,6 +83,18 @@ __all__ = [
 ]
 
 
+class Observation(NamedTuple):
+    """What a step computed at the point it started from, handed to the driver's trace for free.
+
+    Attributes:
+      losses: ``(loss_x, loss_y)`` at ``z_t``; ``(f, -f)`` for a zero-sum game.
+      field: the vector field ``F(z_t)`` as ``(F_x, F_y)``.
+    """
+
+    losses: tuple
+    field: tuple
+
+
 class Solver(NamedTuple):
     """A game solver: ``init(x, y) -> state`` and ``step(game, x, y, state, key) -> (x, y, state)``.
 
@@ -93,6 +106,17 @@ class Solver(NamedTuple):
       period: the number of steps after which the update map repeats (``lookahead`` has k); the spectral radius
         is computed over one period.
       geometry: ``"euclidean"`` or ``"entropic"``; the driver checks that entropic solvers meet simplex players.
+      observing_step: optional; the same step returning ``(x, y, state, Observation)``, where the
+        :class:`Observation` holds the losses and the vector field at the step's *input* point, which the step
+        computed anyway. :func:`minimax.run` records those instead of evaluating the game again. Solvers that
+        never evaluate the whole field at ``z_t`` (alternating GDA, past extragradient) leave it None and the
+        driver evaluates the trace's metrics itself.
+
+    Two solvers are equal (and share compiled loops) when built by the same code from equal arguments:
+    ``mm.extragradient(optax.sgd(0.1)) == mm.extragradient(optax.sgd(0.1))``. Inside :func:`minimax.run` the
+    solver's numbers (step sizes, momentum, ``alpha``, ``gamma``, ...; every Python float and floating-point
+    array its functions close over) are arguments of the compiled loop, not constants, so ``optax.sgd(0.2)`` after
+    ``optax.sgd(0.1)`` reuses the compilation (see :mod:`minimax._program`).
     """
 
     init: Callable[[Any, Any], Any]
@@ -101,6 +125,39 @@ class Solver(NamedTuple):
     grad_evals: float = 1.0
     period: int = 1
     geometry: str = "euclidean"
+    observing_step: Optional[Callable[..., tuple]] = None
+
+    # The description used for equality and for the numbers-as-data compilation (minimax._program): the label
+    # fields are static, the functions are walked.
+    def _minimax_program(self):
+        return (self.name, self.grad_evals, self.period, self.geometry), (self.init, self.step, self.observing_step)
+
+    def _minimax_rebuild(self, functions):
+        init, step, observing_step = functions
+        return self._replace(init=init, step=step, observing_step=observing_step)
+
+    def __eq__(self, other) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Solver):
+            return NotImplemented
+        return _program.fingerprint(self)[0] == _program.fingerprint(other)[0]
+
+    def __ne__(self, other) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self) -> int:
+        return hash(_program.fingerprint(self)[0])
+
+
+def _observed(init, observing_step, **meta) -> Solver:
+    """A :class:`Solver` from a step that also returns its :class:`Observation`; ``step`` drops it."""
+
+    def step(game, x, y, state, key):
+        return observing_step(game, x, y, state, key)[:3]
+
+    return Solver(init, step, observing_step=observing_step, **meta)
 
 
 class PairState(NamedTuple):
@@ -205,16 +262,34 @@ def _zeros_like(tree):
 
 
 def _direction_step(name: str, direction: Callable, opt_x, opt_y, geometry: str, grad_evals: float) -> Solver:
-    """A simultaneous step along ``direction(game, x, y, key) -> (dx, dy)`` (F itself, or an adjusted field)."""
+    """A simultaneous step along ``direction(game, x, y, key) -> ((dx, dy), Observation)`` (F itself, or an
+    adjusted field, and what was computed at z_t on the way)."""
 
-    def step(game, x, y, state, key):
-        gx, gy = direction(game, x, y, key)
+    def observing_step(game, x, y, state, key):
+        (gx, gy), obs = direction(game, x, y, key)
         ux, sx = opt_x.update(gx, state.x, x)
         uy, sy = opt_y.update(gy, state.y, y)
-        x, y = _move(game, geometry, x, y, ux, uy)
-        return x, y, PairState(sx, sy)
+        x_new, y_new = _move(game, geometry, x, y, ux, uy)
+        return x_new, y_new, PairState(sx, sy), obs
 
-    return Solver(_pair_init(opt_x, opt_y), step, name=name, grad_evals=grad_evals, geometry=geometry)
+    return _observed(_pair_init(opt_x, opt_y), observing_step, name=name, grad_evals=grad_evals, geometry=geometry)
+
+
+def _field(game, x, y, key):
+    """``(F(z), Observation)`` from one value-and-gradient evaluation."""
+    losses, field = game.losses_and_vector_field(x, y, key)
+    return field, Observation(losses, field)
+
+
+def _field_vjp(game, x, y, key):
+    """``(F(z), vjp of F, Observation)``: the field's linearisation with the losses carried along."""
+
+    def fn(x_, y_):
+        losses, field = game.losses_and_vector_field(x_, y_, key)
+        return field, losses
+
+    field, vjp, losses = jax.vjp(fn, x, y, has_aux=True)
+    return field, vjp, Observation(losses, field)
 
 
 # -- the solvers --------------------------------------------------------------------------------------------------
@@ -241,9 +316,7 @@ def simultaneous_gda(opt_x, opt_y=None, *, geometry: str = "euclidean") -> Solve
     """
     opt_x, opt_y = _optimizers(opt_x, opt_y)
     geometry = _check_geometry(geometry)
-    return _direction_step(
-        "simultaneous_gda", lambda game, x, y, key: game.vector_field(x, y, key), opt_x, opt_y, geometry, 1.0
-    )
+    return _direction_step("simultaneous_gda", _field, opt_x, opt_y, geometry, 1.0)
 
 
 def alternating_gda(
@@ -333,10 +406,10 @@ def extragradient(opt_x, opt_y=None, *, geometry: str = "euclidean", resample: b
     opt_x, opt_y = _optimizers(opt_x, opt_y)
     geometry = _check_geometry(geometry)
 
-    def step(game, x, y, state, key):
+    def observing_step(game, x, y, state, key):
         k1 = jax.random.fold_in(key, 0)
         k2 = jax.random.fold_in(key, 1) if resample else k1
-        gx, gy = game.vector_field(x, y, k1)
+        (gx, gy), obs = _field(game, x, y, k1)
         ux, sx = opt_x.update(gx, state.x, x)
         uy, sy = opt_y.update(gy, state.y, y)
         x_half, y_half = _move(game, geometry, x, y, ux, uy)
@@ -344,9 +417,10 @@ def extragradient(opt_x, opt_y=None, *, geometry: str = "euclidean", resample: b
         ux, sx = opt_x.update(gx, sx, x)
         uy, sy = opt_y.update(gy, sy, y)
         x, y = _move(game, geometry, x, y, ux, uy)
-        return x, y, PairState(sx, sy)
+        return x, y, PairState(sx, sy), obs
 
-    return Solver(_pair_init(opt_x, opt_y), step, name="extragradient", grad_evals=2.0, geometry=geometry)
+    return _observed(_pair_init(opt_x, opt_y), observing_step, name="extragradient", grad_evals=2.0,
+                     geometry=geometry)
 
 
 def _memory_init(opt_x, opt_y):
@@ -377,8 +451,8 @@ def optimistic_gda(opt_x, opt_y=None, *, optimism: float = 1.0, geometry: str = 
     geometry = _check_geometry(geometry)
     beta = _check_nonnegative(optimism, "optimism")
 
-    def step(game, x, y, state, key):
-        gx, gy = game.vector_field(x, y, key)
+    def observing_step(game, x, y, state, key):
+        (gx, gy), obs = _field(game, x, y, key)
         ux, sx = opt_x.update(gx, state.x, x)
         uy, sy = opt_y.update(gy, state.y, y)
         px = _tree.where(state.initial, ux, state.prev_x)
@@ -386,9 +460,10 @@ def optimistic_gda(opt_x, opt_y=None, *, optimism: float = 1.0, geometry: str = 
         dx = jax.tree.map(lambda u, p: (1 + beta) * u - beta * p, ux, px)
         dy = jax.tree.map(lambda u, p: (1 + beta) * u - beta * p, uy, py)
         x, y = _move(game, geometry, x, y, dx, dy)
-        return x, y, OptimisticState(sx, sy, ux, uy, jnp.zeros_like(state.initial))
+        return x, y, OptimisticState(sx, sy, ux, uy, jnp.zeros_like(state.initial)), obs
 
-    return Solver(_memory_init(opt_x, opt_y), step, name="optimistic_gda", grad_evals=1.0, geometry=geometry)
+    return _observed(_memory_init(opt_x, opt_y), observing_step, name="optimistic_gda", grad_evals=1.0,
+                     geometry=geometry)
 
 
 def past_extragradient(opt_x, opt_y=None, *, geometry: str = "euclidean") -> Solver:
@@ -440,9 +515,9 @@ def consensus(opt_x, opt_y=None, *, gamma: float = 0.1) -> Solver:
     gamma = _check_nonnegative(gamma, "gamma")
 
     def direction(game, x, y, key):
-        field, vjp = jax.vjp(lambda x_, y_: game.vector_field(x_, y_, key), x, y)
+        field, vjp, obs = _field_vjp(game, x, y, key)
         jtf = vjp(field)
-        return jax.tree.map(lambda f, j: f + gamma * j, field, jtf)
+        return jax.tree.map(lambda f, j: f + gamma * j, field, jtf), obs
 
     return _direction_step("consensus", direction, opt_x, opt_y, "euclidean", 2.0)
 
@@ -472,7 +547,7 @@ def sga(opt_x, opt_y=None, *, lam: float = 1.0, align: bool = False, eps: float 
 
     def direction(game, x, y, key):
         fn = lambda x_, y_: game.vector_field(x_, y_, key)  # noqa: E731
-        field, vjp = jax.vjp(fn, x, y)
+        field, vjp, obs = _field_vjp(game, x, y, key)
         _, jf = jax.jvp(fn, (x, y), field)
         jtf = vjp(field)
         adj = jax.tree.map(lambda a, b: 0.5 * (a - b), jtf, jf)  # A^T F
@@ -481,7 +556,7 @@ def sga(opt_x, opt_y=None, *, lam: float = 1.0, align: bool = False, eps: float 
             inner = lambda a, b: sum(jnp.vdot(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))  # noqa
             d = sum(leaf.size for leaf in jax.tree.leaves(field))
             weight = lam * jnp.sign(inner(field, jtf) * inner(adj, jtf) / d + eps)
-        return jax.tree.map(lambda f, a: f + weight * a, field, adj)
+        return jax.tree.map(lambda f, a: f + weight * a, field, adj), obs
 
     return _direction_step("sga", direction, opt_x, opt_y, "euclidean", 3.0)
 
@@ -520,7 +595,7 @@ def competitive_gradient(opt_x, opt_y=None, *, eta: float, cg_steps: int = 10) -
     cg_steps = _checks.positive_int(cg_steps, "cg_steps")
 
     def direction(game, x, y, key):
-        gx, gy = game.vector_field(x, y, key)
+        (gx, gy), obs = _field(game, x, y, key)
 
         def B(v):  # mixed second derivative of L_x: y-space -> x-space
             return jax.jvp(lambda y_: game.grad_x(x, y_, key), (y,), (v,))[1]
@@ -538,7 +613,7 @@ def competitive_gradient(opt_x, opt_y=None, *, eta: float, cg_steps: int = 10) -
         else:
             dx, _ = jax.scipy.sparse.linalg.gmres(system, rhs, x0=gx, tol=0.0, restart=cg_steps, maxiter=1)
         dy = _tree.axpy(-eta, C(dx), gy)
-        return dx, dy
+        return (dx, dy), obs
 
     return _direction_step("competitive_gradient", direction, opt_x, opt_y, "euclidean", 5.0 + 2.0 * cg_steps)
 
@@ -570,17 +645,21 @@ def proximal_point(learning_rate: float, *, inner_steps: int = 20, geometry: str
     def init(x, y):
         return ()
 
-    def step(game, x, y, state, key):
+    def observing_step(game, x, y, state, key):
+        def move(field):
+            gx, gy = field
+            return _move(game, geometry, x, y, _tree.scale(-eta, gx), _tree.scale(-eta, gy))
+
         def body(w, _):
             # One sample per step: every fixed-point iteration solves the proximal step of the same F.
-            wx, wy = w
-            gx, gy = game.vector_field(wx, wy, key)
-            return _move(game, geometry, x, y, _tree.scale(-eta, gx), _tree.scale(-eta, gy)), None
+            return move(game.vector_field(*w, key)), None
 
-        (x, y), _ = jax.lax.scan(body, (x, y), jnp.arange(inner_steps))
-        return x, y, state
+        # The first iteration starts at w = z_t: its field is F(z_t), the trace's observation.
+        field, obs = _field(game, x, y, key)
+        w, _ = jax.lax.scan(body, move(field), length=inner_steps - 1)
+        return w[0], w[1], state, obs
 
-    return Solver(init, step, name="proximal_point", grad_evals=float(inner_steps), geometry=geometry)
+    return _observed(init, observing_step, name="proximal_point", grad_evals=float(inner_steps), geometry=geometry)
 
 
 def lookahead(solver: Solver, *, k: int = 5, alpha: float = 0.5) -> Solver:
@@ -607,8 +686,12 @@ def lookahead(solver: Solver, *, k: int = 5, alpha: float = 0.5) -> Solver:
     def init(x, y):
         return LookaheadState(solver.init(x, y), x, y, jnp.zeros((), jnp.int32))
 
-    def step(game, x, y, state, key):
-        x, y, inner = solver.step(game, x, y, state.inner, key)
+    def observing_step(game, x, y, state, key):
+        if solver.observing_step is None:
+            x, y, inner = solver.step(game, x, y, state.inner, key)
+            obs = None
+        else:
+            x, y, inner, obs = solver.observing_step(game, x, y, state.inner, key)
         count = state.count + 1
         sync = count % k == 0
         pull = lambda slow, fast: jax.tree.map(lambda s, f: s + alpha * (f - s), slow, fast)  # noqa: E731
@@ -616,11 +699,15 @@ def lookahead(solver: Solver, *, k: int = 5, alpha: float = 0.5) -> Solver:
         slow_y = _tree.where(sync, pull(state.slow_y, y), state.slow_y)
         x = _tree.where(sync, slow_x, x)
         y = _tree.where(sync, slow_y, y)
-        return x, y, LookaheadState(inner, slow_x, slow_y, count)
+        return x, y, LookaheadState(inner, slow_x, slow_y, count), obs
+
+    def step(game, x, y, state, key):
+        return observing_step(game, x, y, state, key)[:3]
 
     return Solver(
         init,
         step,
+        observing_step=observing_step if solver.observing_step is not None else None,
         name=f"lookahead({solver.name})",
         grad_evals=solver.grad_evals,
         period=k * solver.period,
