@@ -39,6 +39,7 @@ from minimax.game import Game
 from minimax.checkpoints import Checkpoints
 from minimax.driver import DivergenceError, DivergenceWarning, Result, run
 from minimax.sweep import Sweep, sweep
+from minimax.compare import compare  # the function; the module stays importable as minimax.compare
 from minimax.solvers import (
     LookaheadState,
     OptimisticState,
@@ -92,6 +93,7 @@ __all__ = [
     "classify",
     "competitive_gradient",
     "compiler_options",
+    "compare",
     "consensus",
     "default_metric",
     "distance_to_equilibrium",

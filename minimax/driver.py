@@ -48,6 +48,18 @@ class Result(NamedTuple):
         constraint; ``dist`` and ``dist_avg`` (iterate and running
         average) when the equilibrium is known; ``gap`` and ``gap_avg`` when best responses are known; and any
         user ``metrics``. After a divergence the metrics stay those of the last finite iterate.
+
+        Record t refers to the iterate z_t after t steps, for every metric and every solver. ``value`` (or the
+        losses), ``grad_norm`` and ``residual`` come for free from the solver's own evaluation at z_t when it
+        makes one (:attr:`minimax.Solver.observing_step`): simultaneous GDA, extragradient (its first
+        evaluation), optimistic GDA, consensus, SGA, CGD, proximal point (its first fixed-point iteration) and
+        lookahead around any of these, and the entropic versions. Alternating GDA evaluates its two gradients at
+        different points (x's at (x_t, y_t), y's at (x_{t+1}, y_t)) and past extragradient at the extrapolated
+        point, so for them, and for any solver without ``observing_step``, the driver evaluates the losses and
+        the field at z_t itself: one more evaluation per record. The final record is always evaluated on its
+        own. For a stochastic game a free metric uses the step's own sample (key ``fold_in(fold_in(key, 1),
+        t)``, folded with 0 for extragradient's first evaluation); an evaluated one, and ``gap`` and the user
+        ``metrics``, the metrics key ``fold_in(fold_in(key, 2), t)``.
       x_avg: the running average of x over the iterates after steps 1..t.
       y_avg: the running average of y.
       steps_completed: how many steps were applied (``steps`` unless the run diverged).
@@ -546,8 +558,9 @@ def run(
         entry strictly positive.
       y0: starting y; give both or neither.
       record_every: record the trace every this many steps (plus step 0 and the last step); ``None`` records
-        only the start and the end. Thinning saves memory on long runs; the metrics cost one extra vector-field
-        evaluation per record.
+        only the start and the end. Thinning saves memory on long runs. A record costs no evaluation of the
+        game beyond the solver's own when the solver hands over its evaluation at z_t (see ``Result.trace``), else
+        one vector-field evaluation.
       metrics: extra trace entries, a mapping ``{name: fn(x, y) -> array}`` with string names.
       max_norm: also treat ``||(x, y)|| > max_norm`` as divergence (e.g. ``1e6``).
       on_divergence: ``"warn"`` (default), ``"raise"`` (:class:`DivergenceError`) or ``"ignore"``. Only

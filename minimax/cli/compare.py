@@ -8,6 +8,7 @@ compiled, vmapped call (:func:`minimax.compare.compare`).
 from __future__ import annotations
 
 import argparse
+import importlib
 import csv
 import json
 import math
@@ -19,11 +20,12 @@ from typing import Optional
 import jax
 
 import games
-from minimax import compare as comparison
 from minimax.cli._common import GAME_SPEC_HELP, UsageError, load_game, positive_int
 from minimax.driver import check_point, check_solver_step
 from minimax.progress import ProgressBar
 from minimax.solvers import check_solver_fits
+
+comparison = importlib.import_module("minimax.compare")  # the module: minimax.compare is the function
 
 DEFAULT_GAMES = ("bilinear", "dirac_gan")
 DEFAULT_SOLVERS = ("simultaneous", "alternating", "extragradient", "optimistic")
