@@ -106,6 +106,8 @@ def _as_arrays(tree, name):
     float_dtype = jnp.result_type(float)
 
     def conv(leaf):
+        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating):
+            return leaf  # the common case, without a call into jnp.asarray per leaf
         try:
             arr = jnp.asarray(leaf)
         except TypeError as err:
@@ -117,12 +119,21 @@ def _as_arrays(tree, name):
         return arr
 
     tree = jax.tree.map(conv, tree)
-    if _is_concrete(tree) and not bool(_tree.all_finite(tree)):
+    if _is_concrete(tree) and not bool(_all_finite(tree)):
         for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
             if not bool(jnp.all(jnp.isfinite(leaf))):
                 where = f" {jax.tree_util.keystr(path)}" if path else ""
                 raise ValueError(f"{name}:{where} has non-finite entries (NaN or inf); expected a finite start")
     return tree
+
+
+# One compiled reduction over every leaf (per tree structure), instead of an eager check per leaf.
+_all_finite = jax.jit(_tree.all_finite)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_init(game: Game):
+    return jax.jit(game.init)
 
 
 def _what(value) -> str:
@@ -137,12 +148,24 @@ def _what(value) -> str:
 def _init_pair(game: Game, key, *, abstract: bool = False):
     """``game.init(key)`` as a pair ``(x0, y0)`` (only its shapes with ``abstract``), or an error naming init."""
     try:
-        out = jax.eval_shape(game.init, key) if abstract else game.init(key)
+        out = jax.eval_shape(game.init, key) if abstract else _draw(game, key)
     except Exception as err:  # noqa: BLE001 - name the user's init in the error
         raise ValueError(f"init: calling game.init(key) failed: {type(err).__name__}: {err}") from err
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise TypeError(f"init: game.init(key) must return a pair (x0, y0), but returned {_what(out)}")
     return tuple(out)
+
+
+def _draw(game: Game, key):
+    """``game.init(key)``, compiled once per game when the key is concrete (an eager network init costs
+    milliseconds a call); an init that cannot be compiled runs as it is."""
+    if not _is_concrete(key):
+        return game.init(key)
+    try:
+        return _compiled_init(game)(key)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+            jax.errors.TracerIntegerConversionError, jax.errors.TracerArrayConversionError, TypeError):
+        return game.init(key)
 
 
 def _describe(tree) -> str:
@@ -197,6 +220,25 @@ def check_point(game: Game, x, y, key) -> None:
     Raises ValueError or TypeError naming the offending argument. Called by :func:`run`; public for drivers
     built on top of it.
     """
+    if _is_concrete((x, y, key)):
+        args = (_abstract_weak(x), _abstract_weak(y), _abstract_weak(key))
+        flat, treedef = jax.tree.flatten(args)
+        _check_point_cached(game, treedef, tuple(flat))
+    else:
+        _check_point_abstract(game, x, y, key)
+    for name, point, constraint in (("x0", x, game.x_constraint), ("y0", y, game.y_constraint)):
+        if constraint is not None and _is_concrete(point) and not bool(constraint.contains(point, atol=1e-5)):
+            raise ValueError(f"{name}: the starting point is outside the player's feasible set {constraint}")
+
+
+@functools.lru_cache(maxsize=256)
+def _check_point_cached(game, treedef, flat) -> None:
+    """The shape checks of :func:`check_point`, once per game and shapes: they trace the game's functions, which
+    costs milliseconds for a network game, more than a cached run of a small one."""
+    _check_point_abstract(game, *jax.tree.unflatten(treedef, flat))
+
+
+def _check_point_abstract(game: Game, x, y, key) -> None:
     if game.init is not None:
         ex, ey = _init_pair(game, key, abstract=True)
         _check_against("x0", x, ex)
@@ -217,9 +259,6 @@ def check_point(game: Game, x, y, key) -> None:
             raise ValueError(f"{name}: must return a scalar, but returned shape {shape}")
         if not jnp.issubdtype(out.dtype, jnp.floating):
             raise ValueError(f"{name}: must return a floating-point scalar, but returned dtype {out.dtype}")
-    for name, point, constraint in (("x0", x, game.x_constraint), ("y0", y, game.y_constraint)):
-        if constraint is not None and _is_concrete(point) and not bool(constraint.contains(point, atol=1e-5)):
-            raise ValueError(f"{name}: the starting point is outside the player's feasible set {constraint}")
 
 
 def _check_entropic_start(solver: Solver, x, y) -> None:
@@ -293,9 +332,30 @@ def _abstract_weak(tree, promote: bool = False):
     return jax.tree.map(describe, tree)
 
 
-@functools.lru_cache(maxsize=256)
 def _check_solver_step_cached(game, solver, metric_items, treedef, flat) -> None:
-    _check_solver_step_abstract(game, solver, metric_items, *jax.tree.unflatten(treedef, flat))
+    # Keyed by the solver's description without its numbers: a new step size changes no shape.
+    skeleton = _program.fingerprint(solver, holes=True)[0]
+    _check_solver_step_by_skeleton(game, _BySkeleton(solver, skeleton), metric_items, treedef, flat)
+
+
+class _BySkeleton:
+    """A solver compared by its skeleton (its numbers left out), for caching the shape checks."""
+
+    __slots__ = ("solver", "skeleton")
+
+    def __init__(self, solver, skeleton):
+        self.solver, self.skeleton = solver, skeleton
+
+    def __eq__(self, other):
+        return isinstance(other, _BySkeleton) and self.skeleton == other.skeleton
+
+    def __hash__(self):
+        return hash(self.skeleton)
+
+
+@functools.lru_cache(maxsize=256)
+def _check_solver_step_by_skeleton(game, keyed: _BySkeleton, metric_items, treedef, flat) -> None:
+    _check_solver_step_abstract(game, keyed.solver, metric_items, *jax.tree.unflatten(treedef, flat))
 
 
 def _check_solver_step_abstract(game: Game, solver: Solver, metric_items, x, y, key) -> None:

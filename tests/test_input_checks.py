@@ -1,5 +1,6 @@
 """Input checks asked for in review: every bad input is named and refused before tracing, and helpers are shared."""
 
+import importlib
 import json
 import re
 
@@ -13,7 +14,7 @@ import games
 import minimax as mm
 import minimax.driver as driver
 from minimax import cli
-from minimax import compare as comparison
+comparison = importlib.import_module("minimax.compare")  # the module; mm.compare is the function
 
 
 # -- 1. one check that a solver fits a game ----------------------------------------------------------------------
@@ -159,14 +160,14 @@ def test_solver_whose_step_changes_shapes_is_named(no_tracing):
 
 
 def test_solver_check_is_traced_once_per_signature():
-    driver._check_solver_step_cached.cache_clear()
+    driver._check_solver_step_by_skeleton.cache_clear()
     solver = mm.extragradient(optax.sgd(0.05))
     for _ in range(3):
         _run(solver=solver, steps=2)
-    info = driver._check_solver_step_cached.cache_info()
+    info = driver._check_solver_step_by_skeleton.cache_info()
     assert (info.misses, info.hits) == (1, 2)
     _run(solver=solver, steps=2, x0=jnp.ones(2, jnp.int32))  # promoted: the same float32 signature
-    assert driver._check_solver_step_cached.cache_info().hits == 3
+    assert driver._check_solver_step_by_skeleton.cache_info().hits == 3
 
 
 RPS = games.rock_paper_scissors()

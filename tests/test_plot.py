@@ -1,6 +1,7 @@
 """Plots draw what they are given: the trajectories, the geometric mean and band over seeds, the eigenvalues, the
 strategies on the simplex; and refuse games they cannot draw."""
 
+import importlib
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -12,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import games  # noqa: E402
 import minimax as mm  # noqa: E402
-from minimax import compare as comparison  # noqa: E402
+comparison = importlib.import_module("minimax.compare")  # noqa: E402 - the module; mm.compare is the function
 from minimax import plot  # noqa: E402
 
 

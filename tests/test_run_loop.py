@@ -238,3 +238,38 @@ def test_numbers_as_data_keep_the_float64_dtype_and_the_closed_form():
         t = np.arange(steps + 1)[:, None]
         expected = np.sqrt(np.sum(rate ** (2 * t) * (np.asarray(x0) ** 2 + np.asarray(y0) ** 2), axis=1))
         np.testing.assert_allclose(np.asarray(res.trace["dist"]), expected, rtol=1e-12)
+
+
+def test_a_gan_rebuilt_inline_three_times_compiles_once():
+    """As a notebook user writes it: a new game and a new solver on every call, built from equal arguments."""
+    def inline():
+        return mm.run(games.gan(games.mlp([2, 8, 2]), games.mlp([2, 8, 1]), games.mixtures.ring(), latent_dim=2,
+                                batch_size=16),
+                      mm.simultaneous_gda(optax.adam(1e-3, b1=0.5)), steps=3, key=jax.random.key(0))
+
+    before = driver._run_compiled._cache_size()
+    results = [inline() for _ in range(3)]
+    assert driver._run_compiled._cache_size() - before == 1
+    for res in results[1:]:
+        np.testing.assert_array_equal(res.trace["value"], results[0].trace["value"])
+    # A different network size is a different program.
+    other = games.gan(games.mlp([2, 9, 2]), games.mlp([2, 8, 1]), games.mixtures.ring(), latent_dim=2, batch_size=16)
+    assert other != games.gan(games.mlp([2, 8, 2]), games.mlp([2, 8, 1]), games.mixtures.ring(), latent_dim=2,
+                              batch_size=16)
+
+
+def test_a_cached_call_does_not_trace_the_game_again():
+    traces = [0]
+
+    def value(x, y):
+        traces[0] += 1  # runs when the value is traced, not when the compiled loop runs
+        return jnp.dot(x, A @ y)
+
+    game = mm.Game(value=value, init=lambda key: (jnp.ones(2), jnp.ones(2)))
+    solver = mm.extragradient(optax.sgd(0.1))
+    mm.run(game, solver, steps=4, key=jax.random.key(0))
+    first = traces[0]
+    for seed in range(3):  # a new key, the same shapes: nothing is traced
+        mm.run(game, solver, steps=4, key=jax.random.key(seed))
+    mm.run(game, mm.extragradient(optax.sgd(0.3)), steps=4, key=jax.random.key(0))  # a new step size neither
+    assert traces[0] == first
