@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from minimax import _checks, _program, _tree, _xla
 from minimax import checkpoints as _ckpt
@@ -564,7 +565,7 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
         c, s = cs
         c, rec = observed_step(c, start, is_record=True)
         c, s = rest_of_segment(c, _summary_update(s, rec), n, start)
-        return (c, s), rec
+        return (c, s), _untimed(rec)
 
     if n_blocks == 1:
         (carry, summ), rec = segment((carry, summ), jnp.zeros((), jnp.int32), r)
@@ -580,12 +581,23 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     if progress is not None:  # fed the step counter so that it runs after the loop, not wherever XLA likes
         jax.debug.callback(lambda s, total, _: progress(s, total), steps, steps, carry.t)
     summ = _summary_update(summ, last)
-    parts.append(last)
-    trace = _stack(parts)
+    parts.append(_untimed(last))
+    # The step and gradient-evaluation columns are known without the loop writing them at every record: step t
+    # saw min(t, steps completed) steps (the count stops at a divergence).
+    stacked = _stack(parts)
+    at = np.concatenate([np.arange(n_blocks) * r, [n_blocks * r] if rest else [], [steps]]).astype(np.int32)
+    dtype = stacked["grad_norm"].dtype
+    trace = {"step": jnp.asarray(at),
+             "grad_evals": jnp.minimum(jnp.asarray(at), carry.t).astype(dtype) * jnp.asarray(solver.grad_evals, dtype),
+             **stacked}
     summary = _summary_finish(summ) if summ is not None else None
     checkpoints = None if checkpoint_every is None else _ckpt.finish(carry.ckpt[0], slots, checkpoint_every)
     return Result(carry.x, carry.y, carry.state, trace, carry.x_avg, carry.y_avg, carry.t, carry.diverged_step,
                   summary, checkpoints)
+
+
+def _untimed(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if k not in _NOT_SUMMARISED}
 
 
 def _stack(parts) -> dict:
