@@ -41,7 +41,9 @@ from minimax.driver import DivergenceError, DivergenceWarning, Result, run
 from minimax.sweep import Sweep, sweep
 from minimax.compare import compare  # the function; the module stays importable as minimax.compare
 from minimax.solvers import (
+    ExtrapolationState,
     LookaheadState,
+    Observation,
     OptimisticState,
     PairState,
     Solver,
@@ -49,6 +51,7 @@ from minimax.solvers import (
     competitive_gradient,
     consensus,
     extragradient,
+    hamiltonian_gd,
     lookahead,
     mirror_prox,
     multiplicative_weights,
@@ -59,10 +62,17 @@ from minimax.solvers import (
     sga,
     simultaneous_gda,
 )
+from minimax.shaping import look_ahead, lola, sos
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ExtrapolationState",
+    "Observation",
+    "hamiltonian_gd",
+    "look_ahead",
+    "lola",
+    "sos",
     "DENSE_LIMIT",
     "Checkpoints",
     "ConvergenceError",

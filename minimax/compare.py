@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from minimax import _checks, _xla, diagnostics, solvers
+from minimax import _checks, _xla, diagnostics, shaping, solvers
 from minimax.driver import run
 from minimax.game import Game
 
@@ -37,6 +37,11 @@ SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
     "cgd": lambda lr: solvers.competitive_gradient(optax.sgd(lr), eta=lr),
     "lookahead": lambda lr: solvers.lookahead(solvers.simultaneous_gda(optax.sgd(lr)), k=5, alpha=0.5),
     "proximal_point": lambda lr: solvers.proximal_point(lr, inner_steps=20),
+    "hamiltonian": lambda lr: solvers.hamiltonian_gd(optax.sgd(lr)),
+    "extragradient_plus": lambda lr: solvers.extragradient(optax.sgd(lr / 2), extrapolation=optax.sgd(lr)),
+    "look_ahead": lambda lr: shaping.look_ahead(optax.sgd(lr), alpha=lr),
+    "lola": lambda lr: shaping.lola(optax.sgd(lr), alpha=lr),
+    "sos": lambda lr: shaping.sos(optax.sgd(lr), alpha=lr),
     "mwu": lambda lr: solvers.multiplicative_weights(lr),
     "omwu": lambda lr: solvers.optimistic_multiplicative_weights(lr),
     "mirror_prox": lambda lr: solvers.mirror_prox(lr),
