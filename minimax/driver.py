@@ -71,6 +71,10 @@ class Result(NamedTuple):
         "argmax": ..., "observations": count}``.
       checkpoints: None, or with ``checkpoint_every=k`` a :class:`minimax.Checkpoints` of (x, y, solver state)
         at step 0 and every k-th step, stacked on the device: ``for x, y, state in res.checkpoints``.
+      x_ema: None, or with ``ema=d`` the exponential moving average of x: ``x_ema_0 = x_0``,
+        ``x_ema_t = d x_ema_{t-1} + (1 - d) x_t`` (Yazici et al. 2019); the trace then has ``dist_ema`` and
+        ``gap_ema`` beside ``dist_avg`` and ``gap_avg`` when the game knows its equilibrium or best responses.
+      y_ema: the same for y.
     """
 
     x: Any
@@ -83,6 +87,8 @@ class Result(NamedTuple):
     diverged_step: jax.Array
     summary: Optional[dict] = None
     checkpoints: Optional[Checkpoints] = None
+    x_ema: Any = None
+    y_ema: Any = None
 
     @property
     def diverged(self) -> jax.Array:
@@ -98,6 +104,7 @@ class _Carry(NamedTuple):
     t: jax.Array
     diverged_step: jax.Array
     ckpt: Any = None  # (buffer, steps taken) with checkpoint_every, else None
+    ema: Any = None  # (x_ema, y_ema) with ema, else None
 
 
 # -- checks before tracing ----------------------------------------------------------------------------------------
@@ -413,9 +420,13 @@ def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key, 
     if game.has_equilibrium:
         rec["dist"] = diagnostics.distance_to_equilibrium(game, carry.x, carry.y).astype(dtype)
         rec["dist_avg"] = diagnostics.distance_to_equilibrium(game, carry.x_avg, carry.y_avg).astype(dtype)
+        if carry.ema is not None:
+            rec["dist_ema"] = diagnostics.distance_to_equilibrium(game, *carry.ema).astype(dtype)
     if game.has_best_responses:
         rec["gap"] = diagnostics.duality_gap(game, carry.x, carry.y, key=key).astype(dtype)
         rec["gap_avg"] = diagnostics.duality_gap(game, carry.x_avg, carry.y_avg, key=key).astype(dtype)
+        if carry.ema is not None:
+            rec["gap_ema"] = diagnostics.duality_gap(game, *carry.ema, key=key).astype(dtype)
     for name, fn in metric_items:
         rec[name] = jnp.asarray(fn(carry.x, carry.y))
     return rec
@@ -476,7 +487,7 @@ def _summary_finish(summ: dict) -> dict:
                      "summary_every", "checkpoint_every"),
 )
 def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
-                  summary_every=None, checkpoint_every=None, numbers=()):
+                  summary_every=None, checkpoint_every=None, numbers=(), ema=None):
     """The compiled run. ``solver`` is a :class:`Solver` or, with ``numbers``, the skeleton of one
     (:func:`minimax._program.split`) whose holes ``numbers`` fill: the solver's step sizes and other numbers are
     then arguments of the program, not constants, and a new step size reuses the compilation."""
@@ -486,7 +497,8 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     state0 = solver.init(x0, y0)
     slots = steps // checkpoint_every + 1 if checkpoint_every is not None else 0
     ckpt = None if checkpoint_every is None else (_ckpt.empty((x0, y0, state0), slots), jnp.zeros((), jnp.int32))
-    carry = _Carry(x0, y0, state0, x0, y0, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32), ckpt)
+    carry = _Carry(x0, y0, state0, x0, y0, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32), ckpt,
+                   None if ema is None else (x0, y0))
 
     def advance(c: _Carry, x, y, state) -> _Carry:
         # Once a run has diverged it keeps its carry. A select rather than a lax.cond: under vmap a cond becomes a
@@ -499,7 +511,11 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
         t = c.t + 1
         x_avg = jax.tree.map(lambda a, v: a + (v - a) / t.astype(a.dtype), c.x_avg, x)
         y_avg = jax.tree.map(lambda a, v: a + (v - a) / t.astype(a.dtype), c.y_avg, y)
-        new = _Carry(x, y, state, x_avg, y_avg, t, c.diverged_step)
+        averages = None
+        if c.ema is not None:
+            decay = lambda e, v: ema * e + (1 - ema) * v  # noqa: E731
+            averages = (jax.tree.map(decay, c.ema[0], x), jax.tree.map(decay, c.ema[1], y))
+        new = _Carry(x, y, state, x_avg, y_avg, t, c.diverged_step, None, averages)
         held = c._replace(diverged_step=jnp.where(alive, t, c.diverged_step), ckpt=None)
         out = _tree.where(ok & alive, new, held)
         if c.ckpt is not None:  # every step writes: into its slot at a checkpoint, else into the scratch slot
@@ -592,8 +608,9 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
              **stacked}
     summary = _summary_finish(summ) if summ is not None else None
     checkpoints = None if checkpoint_every is None else _ckpt.finish(carry.ckpt[0], slots, checkpoint_every)
+    x_ema, y_ema = (None, None) if carry.ema is None else carry.ema
     return Result(carry.x, carry.y, carry.state, trace, carry.x_avg, carry.y_avg, carry.t, carry.diverged_step,
-                  summary, checkpoints)
+                  summary, checkpoints, x_ema, y_ema)
 
 
 def _untimed(rec: dict) -> dict:
@@ -626,6 +643,7 @@ def run(
     progress: Optional[Callable] = None,
     summary_every: Optional[int] = None,
     checkpoint_every: Optional[int] = None,
+    ema: Optional[float] = None,
 ) -> Result:
     """Runs ``solver`` on ``game`` for ``steps`` steps inside one jit-compiled ``lax.scan``.
 
@@ -659,6 +677,10 @@ def run(
         ``Result.checkpoints``, on the device, for diagnostics along training (spectra at each snapshot). Costs
         ``(steps // checkpoint_every + 2)`` copies of the iterate and solver state in memory
         (``Result.checkpoints.nbytes`` says how much) and one in-place write of them per step.
+      ema: also keep an exponential moving average of the iterates with this decay in [0, 1) (``0.999`` is
+        common for GAN generators): ``Result.x_ema``, ``Result.y_ema`` and the trace's ``dist_ema`` /
+        ``gap_ema``. Off by default, so that the default loop carries nothing it does not need; a new decay
+        reuses the compilation.
 
     Returns:
       A :class:`Result`. If an iterate becomes non-finite, the run keeps the last finite iterate, stops
@@ -687,6 +709,9 @@ def run(
     if checkpoint_every is not None and checkpoint_every > steps:
         raise ValueError(f"checkpoint_every: expected at most steps={steps} (a snapshot every this many steps), "
                          f"got {checkpoint_every}")
+    if ema is not None and not isinstance(ema, jax.core.Tracer):
+        if isinstance(ema, bool) or not isinstance(ema, numbers.Real) or not 0 <= ema < 1:
+            raise ValueError(f"ema: expected a decay in [0, 1) (e.g. 0.999) or None, got {ema!r}")
     if on_divergence not in ("warn", "raise", "ignore"):
         raise ValueError(f"on_divergence: expected 'warn', 'raise' or 'ignore', got {on_divergence!r}")
     if max_norm is not None and not (isinstance(max_norm, numbers.Real) and max_norm > 0):
@@ -719,7 +744,8 @@ def run(
     _check_solver_step(game, solver, x0, y0, key, metric_items)
 
     result = _compiled_call(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
-                            summary_every=summary_every, checkpoint_every=checkpoint_every)
+                            summary_every=summary_every, checkpoint_every=checkpoint_every,
+                            ema=ema if ema is None or isinstance(ema, jax.Array) else float(ema))  # weak: any dtype
     _report_divergence(result, on_divergence)
     return result
 

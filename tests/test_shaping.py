@@ -183,3 +183,64 @@ def test_compare_knows_the_new_solvers():
     for row in rows:
         assert row["verdict"] == "converged", row
         assert row["rate_step"] == pytest.approx(row["radius"], rel=1e-3)
+
+
+# -- negative momentum (Gidel et al. 2019) ----------------------------------------------------------------------------
+def _momentum_radius(eta, beta, sigma):
+    """Alternating GDA with heavy-ball momentum on f = sigma x y: with x_t = l^t X, y_t = l^t Y the two updates give
+    q(l) X = -eta sigma Y and q(l) Y = eta sigma l X with q(l) = (l - 1)(l - beta) / l, so the eigenvalues solve
+    (l - 1)^2 (l - beta)^2 + eta^2 sigma^2 l^3 = 0 (the characteristic equation of Gidel et al.'s analysis)."""
+    poly = np.polyadd(np.polymul(np.polymul([1, -1], [1, -1]), np.polymul([1, -beta], [1, -beta])),
+                      [eta**2 * sigma**2, 0, 0, 0])
+    return max(abs(np.roots(poly)))
+
+
+@pytest.mark.parametrize("beta", [-0.5, -0.3, 0.0, 0.3])
+def test_negative_momentum_makes_alternating_gda_converge_at_its_closed_form_rate(beta):
+    eta = 0.5
+    with jax.enable_x64(True):
+        game = games.bilinear(jnp.diag(jnp.array([1.0, 0.6])))
+        solver = mm.alternating_gda(optax.sgd(eta, momentum=beta))
+        expected = max(_momentum_radius(eta, beta, s) for s in (1.0, 0.6))
+        radius = float(mm.spectral_radius(game, solver, jnp.zeros(2), jnp.zeros(2)))
+        assert radius == pytest.approx(expected, rel=1e-9)
+        res = mm.run(game, solver, steps=1200, x0=jnp.ones(2), y0=jnp.ones(2))
+        d = np.asarray(res.trace["dist"])
+        measured = (d[1200] / d[600]) ** (1 / 600)
+        assert measured == pytest.approx(expected, rel=2e-3)
+    if beta < 0:
+        assert expected < 1  # negative momentum converges
+    elif beta == 0:
+        assert expected == pytest.approx(1.0, abs=1e-9)  # plain alternating GDA cycles
+    else:
+        assert expected > 1  # positive momentum diverges
+
+
+# -- the exponential moving average of the iterates ------------------------------------------------------------------
+def test_the_ema_equals_a_numpy_recurrence_over_the_iterates():
+    decay = 0.9
+    game = games.bilinear(jnp.array([[1.0, 0.3], [0.0, 0.8]]))
+    metrics = {"z": lambda x, y: jnp.concatenate([x, y])}
+    res = mm.run(game, mm.extragradient(optax.sgd(0.2)), steps=40, key=jax.random.key(0), ema=decay,
+                 metrics=metrics)
+    z = np.asarray(res.trace["z"], np.float64)
+    ema = np.empty_like(z)
+    ema[0] = z[0]
+    for t in range(1, len(z)):
+        ema[t] = decay * ema[t - 1] + (1 - decay) * z[t]
+    np.testing.assert_allclose(np.concatenate([res.x_ema, res.y_ema]), ema[-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res.trace["dist_ema"], np.linalg.norm(ema, axis=1), rtol=1e-5, atol=1e-6)
+    assert res.trace["dist_avg"].shape == res.trace["dist_ema"].shape
+    # Off by default; a new decay reuses the compilation.
+    assert mm.run(game, mm.extragradient(optax.sgd(0.2)), steps=5, key=jax.random.key(0)).x_ema is None
+    from minimax import driver
+    before = driver._run_compiled._cache_size()
+    mm.run(game, mm.extragradient(optax.sgd(0.2)), steps=40, key=jax.random.key(0), ema=0.5, metrics=metrics)
+    assert driver._run_compiled._cache_size() - before == 0
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.5, True, "0.9"])
+def test_an_ema_decay_outside_zero_one_is_refused(bad):
+    with pytest.raises(ValueError, match=r"ema: expected a decay in \[0, 1\)"):
+        mm.run(games.bilinear(jnp.eye(1)), mm.extragradient(optax.sgd(0.1)), steps=3, key=jax.random.key(0),
+               ema=bad)
