@@ -63,10 +63,15 @@ from minimax.solvers import (
     simultaneous_gda,
 )
 from minimax.shaping import look_ahead, lola, sos
+from minimax.accelerated import AnchorState, anchored_extragradient, eag_bound, follow_the_ridge
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnchorState",
+    "anchored_extragradient",
+    "eag_bound",
+    "follow_the_ridge",
     "ExtrapolationState",
     "Observation",
     "hamiltonian_gd",

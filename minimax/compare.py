@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from minimax import _checks, _xla, diagnostics, shaping, solvers
+from minimax import _checks, _xla, accelerated, diagnostics, shaping, solvers
 from minimax.driver import run
 from minimax.game import Game
 
@@ -42,6 +42,8 @@ SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
     "look_ahead": lambda lr: shaping.look_ahead(optax.sgd(lr), alpha=lr),
     "lola": lambda lr: shaping.lola(optax.sgd(lr), alpha=lr),
     "sos": lambda lr: shaping.sos(optax.sgd(lr), alpha=lr),
+    "anchored_extragradient": lambda lr: accelerated.anchored_extragradient(lr),
+    "follow_the_ridge": lambda lr: accelerated.follow_the_ridge(optax.sgd(lr)),
     "mwu": lambda lr: solvers.multiplicative_weights(lr),
     "omwu": lambda lr: solvers.optimistic_multiplicative_weights(lr),
     "mirror_prox": lambda lr: solvers.mirror_prox(lr),
