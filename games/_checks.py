@@ -19,6 +19,8 @@ def as_float_array(a, name: str, ndim: int) -> jax.Array:
         arr = jnp.asarray(a)
     except TypeError as err:
         raise TypeError(f"{name}: expected an array, got {type(a).__name__}") from err
+    except ValueError as err:  # a ragged nested list
+        raise ValueError(f"{name}: expected a rectangular array, got a ragged {type(a).__name__} ({err})") from err
     if arr.ndim != ndim:
         kind = {1: "a vector", 2: "a matrix"}.get(ndim, f"a {ndim}-d array")
         raise ValueError(f"{name}: expected {kind}, got an array of shape {arr.shape}")

@@ -37,7 +37,7 @@ from minimax.spectra import (
 from minimax._xla import compiler_options
 from minimax.game import Game
 from minimax.checkpoints import Checkpoints
-from minimax.driver import DivergenceError, DivergenceWarning, Result, run
+from minimax.driver import DivergenceError, DivergenceWarning, NonFiniteMetricWarning, Result, run
 from minimax.sweep import Sweep, sweep
 from minimax.compare import compare  # the function; the module stays importable as minimax.compare
 from minimax.solvers import (
@@ -68,6 +68,7 @@ from minimax.accelerated import AnchorState, anchored_extragradient, eag_bound, 
 __version__ = "0.1.0"
 
 __all__ = [
+    "NonFiniteMetricWarning",
     "AnchorState",
     "anchored_extragradient",
     "eag_bound",

@@ -18,7 +18,8 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from minimax import _checks, _xla, accelerated, diagnostics, shaping, solvers
+from minimax import _checks, _tree, _xla, accelerated, diagnostics, shaping, solvers
+from minimax import driver as driver_module
 from minimax.driver import run
 from minimax.game import Game
 
@@ -146,6 +147,12 @@ def run_cell(game: Game, factory: Callable, step_size: float, keys: jax.Array, *
     executable, _ = compile_cell(game, factory, step_size, keys, starts, steps=steps, record_every=record_every,
                                  metrics=metrics, progress=progress)
     result = jax.block_until_ready(executable(_step_size_array(step_size), keys, starts))
+    if progress is not None:  # the run loop keeps a raising callback's exception: raise it here, by name
+        guard = driver_module._guarded(progress)
+        if guard.errors:
+            err = guard.errors[0]
+            guard.errors.clear()
+            raise RuntimeError(f"progress: the callback raised {type(err).__name__}: {err}") from err
     return result, time.perf_counter() - start
 
 
@@ -218,12 +225,32 @@ def compare(
         raise TypeError(f"game: expected a minimax.Game, got {type(game).__name__}")
     seeds = _checks.positive_int(seeds, "seeds")
     steps = _checks.positive_int(steps, "steps")
+    if isinstance(step_sizes, (str, bytes)) or not isinstance(step_sizes, Sequence) and not (
+            isinstance(step_sizes, np.ndarray) and step_sizes.ndim == 1):
+        raise TypeError(f"step_sizes: expected a list of positive numbers (e.g. [0.05, 0.1]), got "
+                        f"{type(step_sizes).__name__} {step_sizes!r}")
     step_sizes = list(step_sizes)
-    if not step_sizes or any(not np.isfinite(s) or s <= 0 for s in step_sizes):
+    if not step_sizes or any(isinstance(s, bool) or not isinstance(s, (int, float, np.number)) for s in step_sizes) \
+            or any(not np.isfinite(s) or s <= 0 for s in step_sizes):
         raise ValueError(f"step_sizes: expected positive numbers, got {step_sizes!r}")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress: expected a function of (done, total), got {type(progress).__name__}")
+    if isinstance(solver_names, str):
+        solver_names = [solver_names]
     factories = [_factory(s) for s in solver_names]
+    if key is not None and not _tree.is_key(key):
+        raise TypeError(f"key: expected a PRNG key from jax.random.key(seed), got {type(key).__name__} "
+                        f"{key!r}"[:200])
+    for name, make in factories:  # each factory must build a solver that fits the game, checked before tracing
+        try:
+            probe = make(step_sizes[0])
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"solvers: building {name!r} with step size {step_sizes[0]} failed: "
+                             f"{type(err).__name__}: {err}") from err
+        if not isinstance(probe, solvers.Solver):
+            raise TypeError(f"solvers: the factory {name!r} must return a minimax.Solver, got "
+                            f"{type(probe).__name__}")
+        solvers.check_solver_fits(game, probe)
     key = jax.random.key(0) if key is None else key
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(seeds))
     starts = starting_points(game, keys)

@@ -11,10 +11,12 @@ Nothing here knows about games or solvers.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from minimax import _tree
@@ -43,6 +45,16 @@ def _leaves(tree):
     return jax.tree.leaves(tree)
 
 
+def _positive_number(value, name: str, owner: str) -> None:
+    """A positive, finite number (a traced one, e.g. swept under vmap, is taken as it is)."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, jax.Array)) or jnp.ndim(value):
+        raise TypeError(f"{owner}: {name} must be a positive number, got {value!r}")
+    if not (np.isfinite(float(value)) and float(value) > 0):
+        raise ValueError(f"{owner}: {name} must be a positive finite number, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Simplex(Constraint):
     """The probability simplex ``{p >= 0, sum(p) = scale}`` over all entries of the player's parameters.
@@ -54,6 +66,9 @@ class Simplex(Constraint):
 
     scale: float = 1.0
     supports_entropic = True
+
+    def __post_init__(self):
+        _positive_number(self.scale, "scale", "Simplex")
 
     def project(self, params):
         return optax.projections.projection_simplex(params, self.scale)
@@ -84,6 +99,23 @@ class Box(Constraint):
 
     def __post_init__(self):
         lo, hi = jax.tree.leaves(self.lower), jax.tree.leaves(self.upper)
+        for name, leaves in (("lower", lo), ("upper", hi)):
+            for leaf in leaves:
+                if isinstance(leaf, jax.core.Tracer):
+                    continue
+                if isinstance(leaf, (str, bytes)):
+                    raise TypeError(f"Box: {name} must be numbers or arrays of numbers, got {leaf!r}")
+                try:
+                    arr = jnp.asarray(leaf)
+                except TypeError:
+                    raise TypeError(f"Box: {name} must be numbers or arrays of numbers, got {leaf!r}") from None
+                if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
+                    raise TypeError(f"Box: {name} must be real numbers, got dtype {arr.dtype}")
+                if bool(jnp.any(jnp.isnan(arr.astype(float)))):
+                    raise ValueError(f"Box: {name} has NaN entries")
+        if len(lo) != len(hi) and len(lo) > 1 and len(hi) > 1:
+            raise ValueError(f"Box: lower and upper must have the same structure (or be scalars), got {len(lo)} and "
+                             f"{len(hi)} leaves")
         concrete = not any(isinstance(v, jax.core.Tracer) for v in lo + hi)
         if concrete and len(lo) == len(hi) and not all(bool(jnp.all(jnp.asarray(a) <= jnp.asarray(b)))
                                                        for a, b in zip(lo, hi)):
@@ -114,6 +146,9 @@ class Ball(Constraint):
 
     radius: float = 1.0
     center: Any = None
+
+    def __post_init__(self):
+        _positive_number(self.radius, "radius", "Ball")
 
     def _shift(self, params, sign):
         if self.center is None:

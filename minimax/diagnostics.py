@@ -34,11 +34,25 @@ __all__ = [
     "VERDICTS",
 ]
 
-VERDICTS = ("converged", "cycling", "diverged")
+VERDICTS = ("converged", "cycling", "diverged", "non-finite")
+
+
+_BUILTIN = ("value", "loss_x", "loss_y", "grad_norm", "residual", "dist", "dist_avg", "dist_ema", "gap", "gap_avg",
+            "gap_ema")
 
 
 def _default_key(key):
     return jax.random.key(0) if key is None else key
+
+
+def check_point(game, x, y, key=None) -> None:
+    """The point checks of :func:`minimax.run` (structure and shapes against ``game.init`` and the equilibrium,
+    feasibility, a scalar payoff) for concrete x and y, naming ``x`` and ``y``; nothing under a trace."""
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves((x, y, key))):
+        return
+    from minimax.driver import check_point as _check  # the driver imports this module
+
+    _check(game, x, y, _default_key(key), names=("x", "y"))
 
 
 # -- point metrics -------------------------------------------------------------------------------------------------
@@ -53,6 +67,7 @@ def vector_field(game):
 
 def distance_to_equilibrium(game, x, y) -> jax.Array:
     """Distance from (x, y) to the game's equilibrium (or equilibrium set, when the game defines one)."""
+    check_point(game, x, y)
     if game.distance is not None:
         return jnp.asarray(game.distance(x, y))
     if game.equilibrium is None:
@@ -73,6 +88,7 @@ def duality_gap(game, x, y, *, key=None) -> jax.Array:
             f"game: {game.name!r} has no best responses, so its duality gap is unknown "
             "(zero-sum games can pass best_response_x= and best_response_y= to Game)"
         )
+    check_point(game, x, y, key)
     key = _default_key(key)
     k1, k2 = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
     upper = game.value(x, game.best_response_y(x, key=k1), key=key)
@@ -94,6 +110,8 @@ def natural_residual(game, x, y, *, key=None, field=None) -> jax.Array:
       key: feeds a stochastic game's vector field.
       field: ``F(x, y)`` when it is already computed (``key`` is then unused).
     """
+    if field is None:
+        check_point(game, x, y, key)
     gx, gy = game.vector_field(x, y, key) if field is None else field
     px = retract(game.x_constraint, "euclidean", x, _tree.scale(-1, gx))
     py = retract(game.y_constraint, "euclidean", y, _tree.scale(-1, gy))
@@ -104,6 +122,7 @@ def natural_residual(game, x, y, *, key=None, field=None) -> jax.Array:
 # -- linearisation -------------------------------------------------------------------------------------------------
 def jacobian(game, x, y, *, key=None) -> jax.Array:
     """The game Jacobian ``dF/dz`` at (x, y) as a dense matrix over the flattened ``z = (x, y)``."""
+    check_point(game, x, y, key)
     return _jacobian(game, x, y, _default_key(key))
 
 
@@ -150,6 +169,7 @@ def update_jacobian(game, solver, x, y, *, state=None, key=None) -> jax.Array:
     1 to the spectrum; pass ``state`` with such leaves as non-float, or read the spectrum with that in mind.
     """
     check_solver_fits(game, solver)
+    check_point(game, x, y, key)
     return _update_jacobian(game, solver, x, y, state, _default_key(key))
 
 
@@ -282,7 +302,7 @@ def classify(
     rtol: float = 1e-6,
     trend_tol: float = 1e-3,
 ):
-    """Labels a run ``"converged"``, ``"cycling"`` or ``"diverged"``.
+    """Labels a run ``"converged"``, ``"cycling"``, ``"diverged"`` or ``"non-finite"``.
 
     Based on ``trace[metric]`` (default: distance, else gap, else natural residual, else vector-field norm; see
     :func:`default_metric`):
@@ -290,7 +310,10 @@ def classify(
     * diverged: the run hit a non-finite iterate, or the metric's log-linear trend over the second half of the
       run rises by more than ``trend_tol`` and by more than three times the oscillation around the trend;
     * converged: the final metric is below ``atol + rtol * initial``, or the trend falls by that margin;
-    * cycling: neither, i.e. the metric neither shrinks nor grows beyond its own oscillation. This includes runs
+    * non-finite: the metric looks converged but another of the library's metrics (the value, a gap, the field
+      norm) became NaN or infinite: such a run is never called converged (``Result.nonfinite_step`` says which
+      metric, from which step);
+    * cycling: none of these, i.e. the metric neither shrinks nor grows beyond its own oscillation. This includes runs
       that have stalled at a nonzero level, and spirals too slow to show within the run (GDA with a tiny step
       grows by far less than ``trend_tol`` over the run): run longer, or compare :func:`empirical_rate` with 1.
 
@@ -302,8 +325,18 @@ def classify(
     trace = trace_or_result
     if hasattr(trace_or_result, "trace") and hasattr(trace_or_result, "diverged_step"):
         trace, diverged_step = trace_or_result.trace, np.asarray(trace_or_result.diverged_step)
+    if not isinstance(trace, dict):
+        raise TypeError(f"trace_or_result: expected a minimax.Result or its trace (a dict of metrics), got "
+                        f"{type(trace_or_result).__name__}")
     metric = metric or default_metric(trace)
+    if metric not in trace:
+        raise ValueError(f"metric: {metric!r} is not in the trace; it has {sorted(trace)}")
     m = np.asarray(trace[metric], dtype=np.float64)
+    # Any other metric that turned non-finite: such a run is never "converged" (e.g. a value that is NaN while the
+    # iterate converges), it is labelled "non-finite".
+    # The library's own metrics only: a user metric may be infinite by design (minimax.driver.BUILTIN_METRICS).
+    others = [np.asarray(v, dtype=np.float64) for k, v in trace.items()
+              if k in _BUILTIN and k != metric and np.ndim(v) >= 1]
     if m.shape[-1] < 2:
         raise ValueError("trace: needs at least two records to classify a run")
     steps = np.asarray(trace["step"])
@@ -313,7 +346,13 @@ def classify(
     d2 = ~np.all(_live(trace, m.shape), axis=-1).ravel()  # the trace itself records a divergence
     if diverged_step is not None:
         d2 = d2 | (np.broadcast_to(diverged_step, batch) >= 0).ravel()
+    bad = np.zeros(batch, bool)
+    for v in others:
+        if v.shape[:len(batch)] == batch and v.ndim > len(batch):
+            bad = bad | ~np.all(np.isfinite(v), axis=tuple(range(len(batch), v.ndim)))
+    bad = bad.ravel()
     labels = [_classify_one(m2[i], s2[i], bool(d2[i]), atol, rtol, trend_tol) for i in range(m2.shape[0])]
+    labels = ["non-finite" if label == "converged" and bad[i] else label for i, label in enumerate(labels)]
     if not batch:
         return labels[0]
     return np.asarray(labels, dtype=object).reshape(batch)

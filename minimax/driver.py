@@ -24,7 +24,14 @@ from minimax.checkpoints import Checkpoints
 from minimax.game import Game
 from minimax.solvers import Solver, check_solver_fits
 
-__all__ = ["run", "Result", "DivergenceError", "DivergenceWarning", "check_point", "check_solver_step"]
+__all__ = ["run", "Result", "DivergenceError", "DivergenceWarning", "NonFiniteMetricWarning", "check_point",
+           "check_solver_step", "MAX_STEPS"]
+
+
+MAX_STEPS = 2**31 - 2  # the int32 step counter t, and t + 1, must fit
+#: The trace metrics the library computes; a user metric may be non-finite by design (an infinite KL divergence).
+BUILTIN_METRICS = ("value", "loss_x", "loss_y", "grad_norm", "residual", "dist", "dist_avg", "dist_ema", "gap",
+                   "gap_avg", "gap_ema")
 
 
 class DivergenceError(FloatingPointError):
@@ -33,6 +40,11 @@ class DivergenceError(FloatingPointError):
 
 class DivergenceWarning(RuntimeWarning):
     """Warned by :func:`run` (the default) when an iterate becomes non-finite."""
+
+
+class NonFiniteMetricWarning(DivergenceWarning):
+    """Warned by :func:`run` when a trace metric (the value, a distance, a user metric) becomes NaN or infinite
+    while the iterates stay finite."""
 
 
 class Result(NamedTuple):
@@ -75,6 +87,10 @@ class Result(NamedTuple):
         ``x_ema_t = d x_ema_{t-1} + (1 - d) x_t`` (Yazici et al. 2019); the trace then has ``dist_ema`` and
         ``gap_ema`` beside ``dist_avg`` and ``gap_avg`` when the game knows its equilibrium or best responses.
       y_ema: the same for y.
+      nonfinite_step: ``{metric: step}``, the first recorded step at which each trace metric was NaN or infinite,
+        or -1. When one of the library's own metrics is (the value, a distance, a gap, the field norm), :func:`run`
+        warns (:class:`NonFiniteMetricWarning`) and :func:`minimax.classify` never calls the run converged; a
+        user metric may be infinite by design (a KL divergence with no samples) and is only flagged here.
     """
 
     x: Any
@@ -89,6 +105,7 @@ class Result(NamedTuple):
     checkpoints: Optional[Checkpoints] = None
     x_ema: Any = None
     y_ema: Any = None
+    nonfinite_step: Optional[dict] = None
 
     @property
     def diverged(self) -> jax.Array:
@@ -195,9 +212,9 @@ def _check_against(name: str, given, expected) -> None:
             raise ValueError(f"{name}: {where} has shape {tuple(jnp.shape(g))}, the game expects {tuple(e.shape)}")
 
 
-def _check_equilibrium(game: Game, x, y) -> None:
+def _check_equilibrium(game: Game, x, y, names=("x0", "y0")) -> None:
     """``game.equilibrium`` must have the structure and shapes of the players (taken from x0 and y0)."""
-    for i, (name, star, point) in enumerate(zip(("x0", "y0"), game.equilibrium, (x, y))):
+    for i, (name, star, point) in enumerate(zip(names, game.equilibrium, (x, y))):
         label = f"equilibrium[{i}]"
         treedef = jax.tree.structure(point)
         try:
@@ -219,7 +236,7 @@ def _is_concrete(tree) -> bool:
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
 
 
-def check_point(game: Game, x, y, key) -> None:
+def check_point(game: Game, x, y, key, *, names: tuple = ("x0", "y0")) -> None:
     """Checks a starting point against ``game`` (structure, shapes, scalar payoff, feasibility), before tracing.
 
     Also checks that ``game.init`` returns a pair and that ``game.equilibrium`` has the players' structure and
@@ -231,28 +248,37 @@ def check_point(game: Game, x, y, key) -> None:
     if _is_concrete((x, y, key)):
         args = (_abstract_weak(x), _abstract_weak(y), _abstract_weak(key))
         flat, treedef = jax.tree.flatten(args)
-        _check_point_cached(game, treedef, tuple(flat))
+        _check_point_cached(game, treedef, tuple(flat), names)
     else:
-        _check_point_abstract(game, x, y, key)
-    for name, point, constraint in (("x0", x, game.x_constraint), ("y0", y, game.y_constraint)):
+        _check_point_abstract(game, x, y, key, names)
+    for name, point, constraint in ((names[0], x, game.x_constraint), (names[1], y, game.y_constraint)):
         if constraint is not None and _is_concrete(point) and not bool(constraint.contains(point, atol=1e-5)):
             raise ValueError(f"{name}: the starting point is outside the player's feasible set {constraint}")
 
 
 @functools.lru_cache(maxsize=256)
-def _check_point_cached(game, treedef, flat) -> None:
+def _check_point_cached(game, treedef, flat, names=("x0", "y0")) -> None:
     """The shape checks of :func:`check_point`, once per game and shapes: they trace the game's functions, which
     costs milliseconds for a network game, more than a cached run of a small one."""
-    _check_point_abstract(game, *jax.tree.unflatten(treedef, flat))
+    _check_point_abstract(game, *jax.tree.unflatten(treedef, flat), names)
 
 
-def _check_point_abstract(game: Game, x, y, key) -> None:
+def _check_point_abstract(game: Game, x, y, key, names=("x0", "y0")) -> None:
     if game.init is not None:
         ex, ey = _init_pair(game, key, abstract=True)
-        _check_against("x0", x, ex)
-        _check_against("y0", y, ey)
+        _check_against(names[0], x, ex)
+        _check_against(names[1], y, ey)
     if game.equilibrium is not None:
-        _check_equilibrium(game, x, y)
+        _check_equilibrium(game, x, y, names)
+    if game.distance is not None:
+        try:
+            d = jax.eval_shape(game.distance, _abstract(x), _abstract(y))
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"distance: calling it on x0 {_describe(x)} and y0 {_describe(y)} failed: "
+                             f"{_first_line(err)}") from err
+        if not (hasattr(d, "shape") and d.shape == () and jnp.issubdtype(d.dtype, jnp.floating)):
+            raise ValueError(f"distance: must return a floating-point scalar (the distance to the equilibrium set), "
+                             f"but returned {getattr(d, 'shape', type(d).__name__)}")
     losses = [("value", game.loss_x)] if game.zero_sum else [("losses[0]", game.loss_x), ("losses[1]", game.loss_y)]
     for name, fn in losses:
         try:
@@ -262,6 +288,9 @@ def _check_point_abstract(game: Game, x, y, key) -> None:
             raise ValueError(
                 f"{name}: calling it on x0 {_describe(x)} and y0 {_describe(y)} failed: {type(err).__name__}: {msg}"
             ) from err
+        if not hasattr(out, "dtype"):
+            raise TypeError(f"{name}: must return a JAX scalar that depends on x and y (e.g. jnp.sum(x * y)), but "
+                            f"returned a Python {type(out).__name__}")
         if not (hasattr(out, "shape") and out.shape == ()):
             shape = getattr(out, "shape", type(out).__name__)
             raise ValueError(f"{name}: must return a scalar, but returned shape {shape}")
@@ -610,7 +639,18 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     checkpoints = None if checkpoint_every is None else _ckpt.finish(carry.ckpt[0], slots, checkpoint_every)
     x_ema, y_ema = (None, None) if carry.ema is None else carry.ema
     return Result(carry.x, carry.y, carry.state, trace, carry.x_avg, carry.y_avg, carry.t, carry.diverged_step,
-                  summary, checkpoints, x_ema, y_ema)
+                  summary, checkpoints, x_ema, y_ema, _first_nonfinite(trace))
+
+
+def _first_nonfinite(trace: dict) -> dict:
+    """The first recorded step at which each metric is non-finite, or -1."""
+    out = {}
+    for name, v in trace.items():
+        if name in _NOT_SUMMARISED or not jnp.issubdtype(v.dtype, jnp.inexact):
+            continue
+        bad = ~jnp.isfinite(v).reshape(v.shape[0], -1).all(axis=1)
+        out[name] = jnp.where(bad.any(), trace["step"][jnp.argmax(bad)], -1).astype(jnp.int32)
+    return out
 
 
 def _untimed(rec: dict) -> dict:
@@ -701,6 +741,8 @@ def run(
             hint = " (an optax optimizer is not a solver: wrap it, e.g. mm.simultaneous_gda(optax.sgd(0.1)))"
         raise TypeError(f"solver: expected a minimax.Solver, got {type(solver).__name__}{hint}")
     steps = _checks.positive_int(steps, "steps")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps: at most {MAX_STEPS} (the step counter is a 32-bit integer), got {steps}")
     record_every = _checks.positive_int(record_every, "record_every", allow_none=True)
     if record_every is None or record_every > steps:
         record_every = steps
@@ -743,11 +785,47 @@ def run(
     _check_entropic_start(solver, x0, y0)
     _check_solver_step(game, solver, x0, y0, key, metric_items)
 
-    result = _compiled_call(game, solver, steps, record_every, metric_items, max_norm, progress, x0, y0, key,
+    guard = _guarded(progress) if progress is not None else None
+    if guard is not None:
+        guard.errors.clear()
+    result = _compiled_call(game, solver, steps, record_every, metric_items, max_norm, guard, x0, y0, key,
                             summary_every=summary_every, checkpoint_every=checkpoint_every,
                             ema=ema if ema is None or isinstance(ema, jax.Array) else float(ema))  # weak: any dtype
+    if guard is not None and guard.errors:
+        jax.block_until_ready(result)
+        err = guard.errors[0]
+        raise RuntimeError(f"progress: the callback raised {type(err).__name__}: {err}") from err
     _report_divergence(result, on_divergence)
     return result
+
+
+class _Guard:
+    """A progress callback that keeps the user's exception instead of letting XLA turn it into a runtime error
+    of its own (a 20-line ``CpuCallback error``); :func:`run` raises it after the call, naming the callback."""
+
+    def __init__(self, fn):
+        self.fn, self.errors = fn, []
+
+    def __call__(self, step, steps):
+        if self.errors:
+            return
+        try:
+            self.fn(step, steps)
+        except Exception as err:  # noqa: BLE001 - re-raised by run
+            self.errors.append(err)
+
+
+_GUARDS: dict = {}
+
+
+def _guarded(fn) -> _Guard:
+    """One guard per callback (the compiled loop is keyed on it, so a new guard per call would recompile)."""
+    hit = _GUARDS.get(id(fn))
+    if hit is None or hit.fn is not fn:
+        hit = _GUARDS[id(fn)] = _Guard(fn)
+        while len(_GUARDS) > 256:
+            _GUARDS.pop(next(iter(_GUARDS)))
+    return hit
 
 
 # Skeletons whose numbers could not be traced as data (a float the user's code branches on in Python): these
@@ -772,6 +850,14 @@ def _compiled_call(game, solver, *args, **kwargs) -> Result:
 def _report_divergence(result: Result, on_divergence: str) -> None:
     if on_divergence == "ignore" or isinstance(result.diverged_step, jax.core.Tracer):
         return
+    bad = {k: int(jnp.max(v)) for k, v in (result.nonfinite_step or {}).items()
+           if k in BUILTIN_METRICS and int(jnp.max(v)) >= 0}
+    if bad and int(jnp.max(result.diverged_step)) < 0:
+        where = ", ".join(f"{k} from step {v}" for k, v in bad.items())
+        msg = f"run: the iterates stayed finite but trace metrics became non-finite: {where}"
+        if on_divergence == "raise":
+            raise DivergenceError(msg)
+        warnings.warn(msg, NonFiniteMetricWarning, stacklevel=3)
     step = int(jnp.max(result.diverged_step))
     if step < 0:
         return

@@ -16,6 +16,7 @@ import inspect
 from typing import Any, Callable, Optional
 
 import jax
+import jax.numpy as jnp
 
 from minimax import _program, _tree
 from minimax.constraints import Constraint
@@ -182,14 +183,14 @@ class Game:
     def loss_x(self, x: Params, y: Params, key=None) -> jax.Array:
         """The loss x minimises: ``f`` for a zero-sum game."""
         if self.zero_sum:
-            return self.value(x, y, key=key)
-        return self.losses[0](x, y, key=key)
+            return jnp.asarray(self.value(x, y, key=key))
+        return jnp.asarray(self.losses[0](x, y, key=key))
 
     def loss_y(self, x: Params, y: Params, key=None) -> jax.Array:
         """The loss y minimises: ``-f`` for a zero-sum game."""
         if self.zero_sum:
-            return -self.value(x, y, key=key)
-        return self.losses[1](x, y, key=key)
+            return -jnp.asarray(self.value(x, y, key=key))
+        return jnp.asarray(self.losses[1](x, y, key=key))
 
     def grad_x(self, x: Params, y: Params, key=None) -> Params:
         """``grad_x loss_x`` at (x, y)."""
@@ -202,14 +203,15 @@ class Game:
     def vector_field(self, x: Params, y: Params, key=None) -> tuple[Params, Params]:
         """``F(z) = (grad_x loss_x, grad_y loss_y)``; one backward pass for a zero-sum game."""
         if self.zero_sum:
-            gx, gy = jax.grad(lambda x_, y_: self.value(x_, y_, key=key), argnums=(0, 1))(x, y)
+            gx, gy = jax.grad(lambda x_, y_: jnp.asarray(self.value(x_, y_, key=key)), argnums=(0, 1))(x, y)
             return gx, _tree.scale(-1, gy)
         return self.grad_x(x, y, key), self.grad_y(x, y, key)
 
     def losses_and_vector_field(self, x: Params, y: Params, key=None):
         """``((loss_x, loss_y), F(z))`` with a single backward pass for a zero-sum game."""
         if self.zero_sum:
-            f, (gx, gy) = jax.value_and_grad(lambda x_, y_: self.value(x_, y_, key=key), argnums=(0, 1))(x, y)
+            value = lambda x_, y_: jnp.asarray(self.value(x_, y_, key=key))  # noqa: E731 - a Python float too
+            f, (gx, gy) = jax.value_and_grad(value, argnums=(0, 1))(x, y)
             return (f, -f), (gx, _tree.scale(-1, gy))
         lx, gx = jax.value_and_grad(lambda x_: self.loss_x(x_, y, key))(x)
         ly, gy = jax.value_and_grad(lambda y_: self.loss_y(x, y_, key))(y)

@@ -51,6 +51,7 @@ Keys: step ``t`` receives ``key_t`` from the driver; a solver that evaluates ``F
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -199,9 +200,33 @@ def _check_optimizer(opt: Any, name: str) -> optax.GradientTransformation:
     return opt
 
 
+def _probe_optimizer(opt: optax.GradientTransformation, name: str) -> None:
+    """One update of ``opt`` on a scalar gradient of +1: a complex update (``optax.sgd(0.1j)``, whose imaginary
+    part the real iterate would silently drop) is refused, an ascent step (``optax.sgd(-0.1)``: every player here
+    descends its own loss) is warned about. Skipped where it cannot be told: a traced step size (inside ``jit`` or
+    ``vmap``), or an optimizer that does not accept a scalar parameter."""
+    try:
+        zero = jnp.zeros(())
+        update = opt.update(jnp.ones(()), opt.init(zero), zero)[0]
+    except Exception:  # noqa: BLE001 - e.g. an optimizer that needs its own parameter structure
+        return
+    if not isinstance(update, jax.Array) or isinstance(update, jax.core.Tracer) or update.shape != ():
+        return
+    if jnp.issubdtype(update.dtype, jnp.complexfloating):
+        raise TypeError(f"{name}: its updates are complex ({update.dtype}): a complex step size such as "
+                        f"optax.sgd(0.1j)? The players' parameters are real, so the imaginary part would be dropped")
+    if bool(update > 0):
+        warnings.warn(f"{name}: its first update on a gradient of +1 is {float(update):+g}, a step up its own "
+                      f"loss: a negative step size? (minimax feeds every player the gradient of the loss it "
+                      f"minimises, so step sizes are positive for both)", UserWarning, stacklevel=4)
+
+
 def _optimizers(opt_x, opt_y):
     opt_x = _check_optimizer(opt_x, "opt_x")
     opt_y = opt_x if opt_y is None else _check_optimizer(opt_y, "opt_y")
+    _probe_optimizer(opt_x, "opt_x")
+    if opt_y is not opt_x:
+        _probe_optimizer(opt_y, "opt_y")
     return opt_x, opt_y
 
 

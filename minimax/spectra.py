@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from minimax import _tree
+from minimax import _tree, diagnostics
 from minimax.diagnostics import jacobian, update_jacobian, update_map
 from minimax.solvers import check_solver_fits
 
@@ -358,6 +358,7 @@ def _eigs_of(what, spec, dense, key, k, which, residual_tol, ncv, maxiter, retur
     which = _check_which(which, WHICH_EIGS)
     _check_point(spec[3], "x")
     _check_point(spec[4], "y")
+    diagnostics.check_point(spec[1], spec[3], spec[4], key)
     if residual_tol is not None:
         residual_tol = _check_tol(residual_tol, "residual_tol")
     key = _default_key(key)
@@ -390,6 +391,7 @@ def spectral_radius(game, solver, x, y, *, state=None, key=None, k=None, residua
     matrix-free path with ``k`` eigenvalues. Other arguments are as in :func:`update_eigenvalues`.
     """
     check_solver_fits(game, solver)
+    diagnostics.check_point(game, x, y, key)
     n = _dim("update", game, solver, x, y, state, _default_key(key))
     if k is None and n > DENSE_LIMIT:
         k = min(6, n - 2)
@@ -423,6 +425,7 @@ def hessian_eigenvalues(game, x, y, *, player, k=None, which="SA", key=None, res
     which = _check_which(which, WHICH_EIGSH)
     _check_point(x, "x")
     _check_point(y, "y")
+    diagnostics.check_point(game, x, y, key)
     if residual_tol is not None:
         residual_tol = _check_tol(residual_tol, "residual_tol")
     key = _default_key(key)
