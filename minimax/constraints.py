@@ -83,11 +83,18 @@ class Simplex(Constraint):
 
     def mirror_step(self, params, updates):
         # log p + u, normalised over all leaves together; computed in log space so large steps do not overflow.
-        logits = jax.tree.map(lambda p, u: jnp.log(p) + u.astype(p.dtype), params, updates)
+        # No entry may become exactly 0: exp underflows for log-weights ~87 (float32) below the largest, and from
+        # an exact 0 the multiplicative step never recovers (log 0 = -inf), so a strategy the equilibrium plays
+        # with a tiny weight would be lost for good. Entries are kept at or above the dtype's smallest normal
+        # number (and read back through the same floor), which changes nothing above it.
+        def floor(p):
+            return jnp.maximum(p, jnp.finfo(p.dtype).tiny)
+
+        logits = jax.tree.map(lambda p, u: jnp.log(floor(p)) + u.astype(p.dtype), params, updates)
         leaves = _leaves(logits)
         top = jax.lax.stop_gradient(jnp.max(jnp.stack([jnp.max(leaf) for leaf in leaves])))
         total = sum(jnp.sum(jnp.exp(leaf - top)) for leaf in leaves)
-        return jax.tree.map(lambda z: self.scale * jnp.exp(z - top) / total, logits)
+        return jax.tree.map(lambda z: floor(self.scale * jnp.exp(z - top) / total), logits)
 
 
 @dataclasses.dataclass(frozen=True)
