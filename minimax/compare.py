@@ -76,7 +76,16 @@ def starting_points(game: Game, keys: jax.Array):
     """
     if game.init is None:
         raise ValueError(f"game: {game.name!r} has no init function, so compare cannot draw starting points")
-    return _batched_init(game)(keys)
+    starts = _batched_init(game)(keys)
+    if not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(starts)):
+        for name, part in zip(("x0", "y0"), starts):  # the rule of mm.run: a non-finite start is refused
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf).reshape(leaf.shape[0], -1), axis=1)
+                                        for leaf in jax.tree.leaves(part)]), axis=0)
+            if not bool(jnp.all(finite)):
+                seed = int(jnp.argmin(finite))
+                raise ValueError(f"init: game.init drew a non-finite {name} (NaN or inf) for seed {seed}; "
+                                 f"expected a finite start")
+    return starts
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

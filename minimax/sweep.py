@@ -440,6 +440,8 @@ def sweep(
     mesh = jax.make_mesh((len(devices),), (AXIS,), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
     batch_sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     spec = _Spec(game, make_solver, steps, record_every, metric_items, max_norm, summary_every, reduce, vmap_size)
+    if reduce is not None:
+        _check_reduce(spec, {name: values[0] for name, values in grid.items()}, key, start)
 
     def inputs(lo: int, chunk: int):
         idx = np.minimum(np.arange(lo, lo + chunk), total - 1)  # pad by repeating the last run
@@ -490,6 +492,28 @@ def sweep(
     result, diverged_step = joined
     _report(diverged_step, on_divergence)
     return Sweep(result, {name: values for name, values in grid.items()}, seeds, diverged_step)
+
+
+def _check_reduce(spec: _Spec, point: dict, key, start) -> None:
+    """``reduce`` applied to the abstract Result of one run (nothing is computed): an error in it, or an output
+    that is not arrays, is reported naming ``reduce`` rather than from inside the compiled sweep."""
+    def one():
+        x0, y0 = (None, None) if start is None else start
+        return run(spec.game, spec.make_solver(**point), steps=spec.steps, key=key, x0=x0, y0=y0,
+                   record_every=spec.record_every, metrics=dict(spec.metrics) or None, max_norm=spec.max_norm,
+                   summary_every=spec.summary_every, on_divergence="ignore")
+
+    result = jax.eval_shape(one)
+    try:
+        out = jax.eval_shape(spec.reduce, result)
+    except Exception as err:  # noqa: BLE001 - name the user's function
+        text = str(err).strip().splitlines()
+        raise ValueError(f"reduce: calling it on a run's Result failed: {type(err).__name__}: "
+                         f"{text[0] if text else ''}") from err
+    bad = [leaf for leaf in jax.tree.leaves(out) if not isinstance(leaf, jax.ShapeDtypeStruct)]
+    if bad or not jax.tree.leaves(out):
+        got = type(bad[0]).__name__ if bad else "nothing"
+        raise TypeError(f"reduce: must return an array or a pytree of arrays (e.g. r.trace['dist'][-1]), got {got}")
 
 
 _CHECKED: "collections.OrderedDict[tuple, bool]" = collections.OrderedDict()

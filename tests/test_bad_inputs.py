@@ -171,17 +171,72 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
+# Three fixed games (a game is compiled once; the step size and the start are data, so examples do not recompile).
+PROPERTY_GAMES = [games.matrix_game(jnp.asarray(np.random.default_rng(s).uniform(-1, 1, (4, 4)), jnp.float32))
+                  for s in range(3)]
+
+
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), eta=st.floats(0.5, 20.0), which=st.sampled_from(["mwu", "omwu", "mp"]))
-def test_no_entropic_coordinate_ever_becomes_exactly_zero(seed, eta, which):
+@given(seed=st.integers(0, 10_000), eta=st.floats(0.5, 20.0), game=st.integers(0, 2),
+       which=st.sampled_from(["mwu", "omwu", "mp"]))
+def test_no_entropic_coordinate_ever_becomes_exactly_zero(seed, eta, game, which):
     rng = np.random.default_rng(seed)
-    game = games.matrix_game(jnp.asarray(rng.uniform(-1, 1, (4, 4)), jnp.float32))
     x0 = jnp.asarray(rng.dirichlet(np.ones(4)), jnp.float32)
     y0 = jnp.asarray(rng.dirichlet(np.ones(4)), jnp.float32)
     make = {"mwu": mm.multiplicative_weights, "omwu": mm.optimistic_multiplicative_weights,
             "mp": mm.mirror_prox}[which]
-    res = mm.run(game, make(eta), steps=300, x0=x0, y0=y0, metrics=SMALLEST)
+    res = mm.run(PROPERTY_GAMES[game], make(eta), steps=300, x0=x0, y0=y0, metrics=SMALLEST)
     assert np.all(np.asarray(res.trace["smallest"]) > 0)
 
 
 SMALLEST = {"smallest": lambda x, y: jnp.minimum(jnp.min(x), jnp.min(y))}
+
+
+def _make_eg(learning_rate):
+    return mm.extragradient(optax.sgd(learning_rate))
+
+
+@pytest.mark.parametrize("reduce, error, match", [
+    (lambda r: 1 / 0, ValueError, r"reduce: calling it on a run's Result failed: ZeroDivisionError"),
+    (lambda r: "x", ValueError, r"reduce: calling it on a run's Result failed"),
+    (lambda r: None, TypeError, r"reduce: must return an array or a pytree of arrays"),
+])
+def test_a_sweep_checks_its_reduce_on_the_abstract_result(reduce, error, match):
+    with pytest.raises(error, match=match):
+        mm.sweep(BILINEAR, _make_eg, steps=5, grid={"learning_rate": [0.1]}, seeds=1, reduce=reduce)
+
+
+def test_compare_refuses_a_non_finite_start_as_run_does():
+    game = BILINEAR.replace(init=lambda key: (jnp.full(2, jnp.nan), jnp.ones(2)))
+    with pytest.raises(ValueError, match=r"init: game.init drew a non-finite x0 \(NaN or inf\) for seed 0"):
+        mm.compare(game, ["extragradient"], steps=5)
+
+
+BROKEN_INIT = '''
+import jax.numpy as jnp, minimax as mm
+def make_game():
+    def init(key):
+        raise RuntimeError("my init is broken")
+    return mm.Game(value=lambda x, y: jnp.sum(x * y), init=init)
+'''
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["compare", "--out", "{file}/sub", "--steps", "5"], "--out: '{file}/sub' is under '{file}', which is a file"),
+    (["compare", "--json", "{tmp}/missing/x.json", "--steps", "5"], "--json: the folder"),
+    (["compare", "--seed", str(2**70), "--steps", "5"], "argument --seed: expected a seed in [0, 2**63)"),
+    (["gan", "--steps", "5", "--output", "{tmp}/missing/x.png"], "--output: the folder"),
+    (["compare", "--game", "{broken}:make_game", "--steps", "5"], "RuntimeError: my init is broken"),
+])
+def test_the_command_line_prints_one_line_and_exits_2(argv, message, tmp_path, capsys):
+    from minimax import cli
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    broken = tmp_path / "broken.py"
+    broken.write_text(BROKEN_INIT)
+    fill = dict(file=str(afile), tmp=str(tmp_path), broken=str(broken))
+    code = cli.main([a.format(**fill) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and message.format(**fill) in err[0], err

@@ -8,6 +8,7 @@ go to ``compare`` (``minimax --game dirac_gan``).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -54,4 +55,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(_SUBCOMMANDS[args.command].main(args) or 0)
     except UsageError as err:
         print(f"minimax {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"minimax {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - a user's game or callback raising at run time: one line, exit 2
+        if os.environ.get("MINIMAX_TRACEBACK"):
+            raise
+        text = str(err).strip().splitlines()
+        detail = f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+        print(f"minimax {args.command}: error: {detail} (MINIMAX_TRACEBACK=1 shows the traceback)",
+              file=sys.stderr)
         return 2

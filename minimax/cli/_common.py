@@ -44,6 +44,33 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    """An ``argparse`` type: a PRNG seed, an integer in [0, 2**63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**63), got {text}")
+    return value
+
+
+def writable_folder(path: str, option: str) -> None:
+    """Raises UsageError unless ``path`` is a folder or can be created as one (every existing ancestor a folder)."""
+    full = os.path.abspath(path)
+    probe = full
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        where = "exists and is not a folder" if probe == full else f"is under {probe!r}, which is a file"
+        raise UsageError(f"{option}: {path!r} {where}")
+    if not os.access(probe, os.W_OK):
+        raise UsageError(f"{option}: {probe!r} is not writable")
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__

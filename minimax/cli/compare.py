@@ -20,7 +20,7 @@ from typing import Optional
 import jax
 
 import games
-from minimax.cli._common import GAME_SPEC_HELP, UsageError, load_game, positive_int
+from minimax.cli._common import GAME_SPEC_HELP, UsageError, load_game, positive_int, seed_int, writable_folder
 from minimax.driver import check_point, check_solver_step
 from minimax.progress import ProgressBar
 from minimax.solvers import check_solver_fits
@@ -79,7 +79,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=positive_int, default=DEFAULTS["seeds"], metavar="N",
                    help=f"runs per cell, each from its own starting point game.init(key), vmapped into one call. "
                    f"Default: {DEFAULTS['seeds']}. Example: --seeds 16")
-    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], metavar="N",
+    p.add_argument("--seed", type=seed_int, default=DEFAULTS["seed"], metavar="N",
                    help="base PRNG seed; seed i of every cell starts from the same point. Default: 0. "
                    "Example: --seed 1")
     p.add_argument("--json", metavar="PATH",
@@ -155,13 +155,14 @@ def _check_output(path: Optional[str], option: str) -> None:
         raise UsageError(f"{option}: the folder {folder!r} of {path!r} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"{option}: {path!r} is a folder; expected a file name")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option}: {path!r} cannot be written")
 
 
 def _check_plots(out: str, explicit: bool) -> bool:
     """True when plots can be written to ``out``; without matplotlib, an explicit --out is a usage error and the
     default one is skipped with a note."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out: {out!r} exists and is not a folder")
+    writable_folder(out, "--out")
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from typing import NamedTuple, Optional
 
@@ -19,6 +20,7 @@ import optax
 
 import games
 import minimax as mm
+from minimax.cli._common import seed_int
 from games import mixtures
 from games.gan import LOSSES
 
@@ -116,7 +118,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--latent-dim", type=int, default=d.latent_dim, help=f"latent dimension (default {d.latent_dim})")
     p.add_argument("--r1", type=float, default=d.r1, help="R1 penalty weight gamma (default 0)")
     p.add_argument("--loss", default=d.loss, help="minimax (zero-sum) or non_saturating (general-sum)")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="PRNG seed (default 0)")
     p.add_argument("--output", default=None, help="PNG path (default gan_<data>_<solver>.png); 'none' to skip")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--spectrum-every", type=int, default=None, metavar="N",
@@ -151,6 +153,12 @@ def settings_from_args(args) -> Settings:
         raise UsageError(f"--r1: expected a non-negative number, got {args.r1}")
     if args.output is not None and args.output != "none" and not args.output.lower().endswith(".png"):
         raise UsageError(f"--output: expected a path ending in .png (or 'none'), got {args.output!r}")
+    if args.output is not None and args.output != "none":  # checked now, not after the training
+        folder = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(folder):
+            raise UsageError(f"--output: the folder {folder!r} of {args.output!r} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"--output: {folder!r} is not writable")
     every = getattr(args, "spectrum_every", None)
     if every is not None and not 1 <= every <= args.steps:
         raise UsageError(f"--spectrum-every: expected a number of steps in [1, --steps={args.steps}], got {every}")
