@@ -91,6 +91,9 @@ class Result(NamedTuple):
         or -1. When one of the library's own metrics is (the value, a distance, a gap, the field norm), :func:`run`
         warns (:class:`NonFiniteMetricWarning`) and :func:`minimax.classify` never calls the run converged; a
         user metric may be infinite by design (a KL divergence with no samples) and is only flagged here.
+      start_feasible: None for unconstrained players, else whether (x0, y0) lay in the feasible sets (and, for an
+        entropic solver, strictly inside the simplex). :func:`run` refuses an infeasible concrete start before
+        tracing; under ``jit`` or ``vmap`` the start is not known then, so this flag is the record of it.
     """
 
     x: Any
@@ -106,6 +109,7 @@ class Result(NamedTuple):
     x_ema: Any = None
     y_ema: Any = None
     nonfinite_step: Optional[dict] = None
+    start_feasible: Optional[jax.Array] = None
 
     @property
     def diverged(self) -> jax.Array:
@@ -639,7 +643,20 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     checkpoints = None if checkpoint_every is None else _ckpt.finish(carry.ckpt[0], slots, checkpoint_every)
     x_ema, y_ema = (None, None) if carry.ema is None else carry.ema
     return Result(carry.x, carry.y, carry.state, trace, carry.x_avg, carry.y_avg, carry.t, carry.diverged_step,
-                  summary, checkpoints, x_ema, y_ema, _first_nonfinite(trace))
+                  summary, checkpoints, x_ema, y_ema, _first_nonfinite(trace), _start_feasible(game, solver, x0, y0))
+
+
+def _start_feasible(game: Game, solver: Solver, x0, y0):
+    """Whether the start lay in the players' feasible sets (strictly inside for the entropic geometry), or None."""
+    if game.x_constraint is None and game.y_constraint is None:
+        return None
+    ok = jnp.asarray(True)
+    for point, constraint in ((x0, game.x_constraint), (y0, game.y_constraint)):
+        if constraint is not None:
+            ok = ok & constraint.contains(point, atol=1e-5)
+        if solver.geometry == "entropic":
+            ok = ok & jnp.all(jnp.stack([jnp.all(leaf > 0) for leaf in jax.tree.leaves(point)]))
+    return ok
 
 
 def _first_nonfinite(trace: dict) -> dict:

@@ -240,3 +240,17 @@ def test_the_command_line_prints_one_line_and_exits_2(argv, message, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and message.format(**fill) in err[0], err
+
+
+def test_an_infeasible_start_under_vmap_is_recorded_in_the_result():
+    game = mm.Game(value=lambda x, y: jnp.sum(x * y), x_constraint=mm.Box(-1.0, 1.0), y_constraint=mm.Box(-1.0, 1.0))
+    with pytest.raises(ValueError, match="x0: the starting point is outside the player's feasible set"):
+        mm.run(game, EG, steps=3, x0=jnp.full(2, 5.0), y0=jnp.zeros(2))
+    starts = jnp.array([[0.5, 0.5], [5.0, 5.0]])
+    res = jax.vmap(lambda x0: mm.run(game, EG, steps=3, x0=x0, y0=jnp.zeros(2)))(starts)
+    np.testing.assert_array_equal(res.start_feasible, [True, False])
+    # An entropic solver started on the simplex's boundary: feasible for projection, not for the mirror step.
+    on_edge = jax.jit(lambda x0: mm.run(RPS, mm.mirror_prox(0.1), steps=3, x0=x0, y0=jnp.ones(3) / 3))
+    assert not bool(on_edge(jnp.array([0.0, 0.5, 0.5])).start_feasible)
+    assert bool(on_edge(jnp.ones(3) / 3).start_feasible)
+    assert _run().start_feasible is None  # unconstrained players
