@@ -255,8 +255,16 @@ def check_point(game: Game, x, y, key, *, names: tuple = ("x0", "y0")) -> None:
         _check_point_cached(game, treedef, tuple(flat), names)
     else:
         _check_point_abstract(game, x, y, key, names)
-    for name, point, constraint in ((names[0], x, game.x_constraint), (names[1], y, game.y_constraint)):
-        if constraint is not None and _is_concrete(point) and not bool(constraint.contains(point, atol=1e-5)):
+    for name, point, (field, constraint) in ((names[0], x, ("x_constraint", game.x_constraint)),
+                                             (names[1], y, ("y_constraint", game.y_constraint))):
+        if constraint is None or not _is_concrete(point):
+            continue
+        try:
+            inside = bool(constraint.contains(point, atol=1e-5))
+        except (ValueError, TypeError) as err:  # e.g. Box bounds whose shape does not fit the player
+            raise ValueError(f"{field}: {constraint} does not fit the player's parameters {_describe(point)}: "
+                             f"{_first_line(err)}") from err
+        if not inside:
             raise ValueError(f"{name}: the starting point is outside the player's feasible set {constraint}")
 
 
