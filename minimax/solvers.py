@@ -442,20 +442,32 @@ def extragradient(opt_x, opt_y=None, *, geometry: str = "euclidean", resample: b
         return _extragradient_plus(opt_x, opt_y, extrapolation, geometry, resample)
 
     def observing_step(game, x, y, state, key):
-        k1 = jax.random.fold_in(key, 0)
-        k2 = jax.random.fold_in(key, 1) if resample else k1
-        (gx, gy), obs = _field(game, x, y, k1)
-        ux, sx = opt_x.update(gx, state.x, x)
-        uy, sy = opt_y.update(gy, state.y, y)
-        x_half, y_half = _move(game, geometry, x, y, ux, uy)
-        gx, gy = game.vector_field(x_half, y_half, k2)
-        ux, sx = opt_x.update(gx, sx, x)
-        uy, sy = opt_y.update(gy, sy, y)
-        x, y = _move(game, geometry, x, y, ux, uy)
-        return x, y, PairState(sx, sy), obs
+        def extrapolate(gx, gy):
+            (ux, sx), (uy, sy) = opt_x.update(gx, state.x, x), opt_y.update(gy, state.y, y)
+            return ux, uy, (sx, sy)
+
+        def update(gx, gy, mid):  # continues from the extrapolation's optimizer state (Extra-Adam)
+            (ux, sx), (uy, sy) = opt_x.update(gx, mid[0], x), opt_y.update(gy, mid[1], y)
+            return ux, uy, PairState(sx, sy)
+
+        return _two_half_steps(game, geometry, resample, x, y, key, extrapolate, update)
 
     return _observed(_pair_init(opt_x, opt_y), observing_step, name="extragradient", grad_evals=2.0,
                      geometry=geometry)
+
+
+def _two_half_steps(game, geometry, resample, x, y, key, extrapolate, update):
+    """Extragradient's two half-steps, shared by :func:`extragradient` and EG+: ``extrapolate(F(z_t))`` gives the
+    updates to z_{t+1/2} (and what ``update`` needs), ``update(F(z_{t+1/2}), that)`` the updates from z_t and the
+    new state. Returns ``(x, y, state, Observation at z_t)``."""
+    k1 = jax.random.fold_in(key, 0)
+    k2 = jax.random.fold_in(key, 1) if resample else k1
+    (gx, gy), obs = _field(game, x, y, k1)
+    ux, uy, mid = extrapolate(gx, gy)
+    x_half, y_half = _move(game, geometry, x, y, ux, uy)
+    ux, uy, state = update(*game.vector_field(x_half, y_half, k2), mid)
+    x, y = _move(game, geometry, x, y, ux, uy)
+    return x, y, state, obs
 
 
 class ExtrapolationState(NamedTuple):
@@ -481,17 +493,15 @@ def _extragradient_plus(opt_x, opt_y, extrapolation, geometry, resample) -> Solv
         return ExtrapolationState(opt_x.init(x), opt_y.init(y), ext_x.init(x), ext_y.init(y))
 
     def observing_step(game, x, y, state, key):
-        k1 = jax.random.fold_in(key, 0)
-        k2 = jax.random.fold_in(key, 1) if resample else k1
-        (gx, gy), obs = _field(game, x, y, k1)
-        ux, ex = ext_x.update(gx, state.ext_x, x)
-        uy, ey = ext_y.update(gy, state.ext_y, y)
-        x_half, y_half = _move(game, geometry, x, y, ux, uy)
-        gx, gy = game.vector_field(x_half, y_half, k2)
-        ux, sx = opt_x.update(gx, state.x, x)
-        uy, sy = opt_y.update(gy, state.y, y)
-        x, y = _move(game, geometry, x, y, ux, uy)
-        return x, y, ExtrapolationState(sx, sy, ex, ey), obs
+        def extrapolate(gx, gy):
+            (ux, ex), (uy, ey) = ext_x.update(gx, state.ext_x, x), ext_y.update(gy, state.ext_y, y)
+            return ux, uy, (ex, ey)
+
+        def update(gx, gy, mid):  # from the update optimizers' own states
+            (ux, sx), (uy, sy) = opt_x.update(gx, state.x, x), opt_y.update(gy, state.y, y)
+            return ux, uy, ExtrapolationState(sx, sy, *mid)
+
+        return _two_half_steps(game, geometry, resample, x, y, key, extrapolate, update)
 
     return _observed(init, observing_step, name="extragradient_plus", grad_evals=2.0, geometry=geometry)
 
