@@ -19,6 +19,11 @@ def norm(tree: Any) -> jax.Array:
     return safe * jnp.sqrt(sum(jnp.sum(jnp.abs(leaf / safe) ** 2) for leaf in leaves))
 
 
+def vdot(a: Any, b: Any) -> jax.Array:
+    """The inner product of two pytrees of the same structure, over all leaves."""
+    return sum(jnp.vdot(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
 def axpy(alpha: Any, x: Any, y: Any) -> Any:
     """``alpha * x + y`` leafwise."""
     return jax.tree.map(lambda u, v: alpha * u + v, x, y)

@@ -37,8 +37,9 @@ __all__ = [
 VERDICTS = ("converged", "cycling", "diverged", "non-finite")
 
 
-_BUILTIN = ("value", "loss_x", "loss_y", "grad_norm", "residual", "dist", "dist_avg", "dist_ema", "gap", "gap_avg",
-            "gap_ema")
+#: The trace metrics the library computes; a user metric may be non-finite by design (an infinite KL divergence).
+BUILTIN_METRICS = ("value", "loss_x", "loss_y", "grad_norm", "residual", "dist", "dist_avg", "dist_ema", "gap",
+                   "gap_avg", "gap_ema")
 
 
 def _default_key(key):
@@ -334,9 +335,9 @@ def classify(
     m = np.asarray(trace[metric], dtype=np.float64)
     # Any other metric that turned non-finite: such a run is never "converged" (e.g. a value that is NaN while the
     # iterate converges), it is labelled "non-finite".
-    # The library's own metrics only: a user metric may be infinite by design (minimax.driver.BUILTIN_METRICS).
+    # The library's own metrics only: a user metric may be infinite by design.
     others = [np.asarray(v, dtype=np.float64) for k, v in trace.items()
-              if k in _BUILTIN and k != metric and np.ndim(v) >= 1]
+              if k in BUILTIN_METRICS and k != metric and np.ndim(v) >= 1]
     if m.shape[-1] < 2:
         raise ValueError("trace: needs at least two records to classify a run")
     steps = np.asarray(trace["step"])

@@ -29,9 +29,6 @@ __all__ = ["run", "Result", "DivergenceError", "DivergenceWarning", "NonFiniteMe
 
 
 MAX_STEPS = 2**31 - 2  # the int32 step counter t, and t + 1, must fit
-#: The trace metrics the library computes; a user metric may be non-finite by design (an infinite KL divergence).
-BUILTIN_METRICS = ("value", "loss_x", "loss_y", "grad_norm", "residual", "dist", "dist_avg", "dist_ema", "gap",
-                   "gap_avg", "gap_ema")
 
 
 class DivergenceError(FloatingPointError):
@@ -192,8 +189,7 @@ def _draw(game: Game, key):
         return game.init(key)
     try:
         return _compiled_init(game)(key)
-    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
-            jax.errors.TracerIntegerConversionError, jax.errors.TracerArrayConversionError, TypeError):
+    except (*_TRACED_NUMBER_ERRORS, TypeError):  # an init that needs concrete values runs eagerly
         return game.init(key)
 
 
@@ -300,9 +296,6 @@ def _check_point_abstract(game: Game, x, y, key, names=("x0", "y0")) -> None:
             raise ValueError(
                 f"{name}: calling it on x0 {_describe(x)} and y0 {_describe(y)} failed: {type(err).__name__}: {msg}"
             ) from err
-        if not hasattr(out, "dtype"):
-            raise TypeError(f"{name}: must return a JAX scalar that depends on x and y (e.g. jnp.sum(x * y)), but "
-                            f"returned a Python {type(out).__name__}")
         if not (hasattr(out, "shape") and out.shape == ()):
             shape = getattr(out, "shape", type(out).__name__)
             raise ValueError(f"{name}: must return a scalar, but returned shape {shape}")
@@ -875,15 +868,15 @@ def _compiled_call(game, solver, *args, **kwargs) -> Result:
 def _report_divergence(result: Result, on_divergence: str) -> None:
     if on_divergence == "ignore" or isinstance(result.diverged_step, jax.core.Tracer):
         return
-    bad = {k: int(jnp.max(v)) for k, v in (result.nonfinite_step or {}).items()
-           if k in BUILTIN_METRICS and int(jnp.max(v)) >= 0}
-    if bad and int(jnp.max(result.diverged_step)) < 0:
+    flags, diverged = jax.device_get((result.nonfinite_step or {}, result.diverged_step))
+    bad = {k: int(np.max(v)) for k, v in flags.items() if k in diagnostics.BUILTIN_METRICS and np.max(v) >= 0}
+    if bad and np.max(diverged) < 0:
         where = ", ".join(f"{k} from step {v}" for k, v in bad.items())
         msg = f"run: the iterates stayed finite but trace metrics became non-finite: {where}"
         if on_divergence == "raise":
             raise DivergenceError(msg)
         warnings.warn(msg, NonFiniteMetricWarning, stacklevel=3)
-    step = int(jnp.max(result.diverged_step))
+    step = int(np.max(diverged))
     if step < 0:
         return
     msg = (

@@ -34,21 +34,9 @@ import jax
 import jax.numpy as jnp
 
 from minimax import _tree
-from minimax.solvers import Observation, Solver, _direction_step, _optimizers
+from minimax.solvers import Observation, Solver, _check_nonnegative, _direction_step, _optimizers
 
 __all__ = ["look_ahead", "lola", "sos"]
-
-
-def _check_alpha(alpha, name: str = "alpha"):
-    if isinstance(alpha, jax.Array) and not isinstance(alpha, bool):
-        return alpha  # a traced number, e.g. swept inside vmap
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha >= 0:
-        raise ValueError(f"{name}: expected a non-negative number (the opponent's look-ahead step), got {alpha!r}")
-    return alpha
-
-
-def _vdot(a, b):
-    return sum(jnp.vdot(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def _pieces(game, x, y, key, *, with_chi: bool):
@@ -90,7 +78,7 @@ def look_ahead(opt_x, opt_y=None, *, alpha) -> Solver:
       A :class:`~minimax.Solver` counting two gradient evaluations per step (the field and one JVP).
     """
     opt_x, opt_y = _optimizers(opt_x, opt_y)
-    alpha = _check_alpha(alpha)
+    alpha = _check_nonnegative(alpha, "alpha")
 
     def direction(game, x, y, key):
         xi, h_o_xi, _, obs = _pieces(game, x, y, key, with_chi=False)
@@ -113,7 +101,7 @@ def lola(opt_x, opt_y=None, *, alpha) -> Solver:
       A :class:`~minimax.Solver` counting three gradient evaluations per step (the field, a JVP and a VJP).
     """
     opt_x, opt_y = _optimizers(opt_x, opt_y)
-    alpha = _check_alpha(alpha)
+    alpha = _check_nonnegative(alpha, "alpha")
 
     def direction(game, x, y, key):
         xi, h_o_xi, chi, obs = _pieces(game, x, y, key, with_chi=True)
@@ -138,7 +126,7 @@ def sos(opt_x, opt_y=None, *, alpha, a: float = 0.5, b: float = 0.1) -> Solver:
       A :class:`~minimax.Solver` counting three gradient evaluations per step.
     """
     opt_x, opt_y = _optimizers(opt_x, opt_y)
-    alpha = _check_alpha(alpha)
+    alpha = _check_nonnegative(alpha, "alpha")
     if not (isinstance(a, jax.Array) or (isinstance(a, numbers.Real) and not isinstance(a, bool) and 0 < a < 1)):
         raise ValueError(f"a: expected a number in (0, 1), got {a!r}")
     if not (isinstance(b, jax.Array) or (isinstance(b, numbers.Real) and not isinstance(b, bool) and b > 0)):
@@ -147,10 +135,10 @@ def sos(opt_x, opt_y=None, *, alpha, a: float = 0.5, b: float = 0.1) -> Solver:
     def direction(game, x, y, key):
         xi, h_o_xi, chi, obs = _pieces(game, x, y, key, with_chi=True)
         xi_0 = _tree.axpy(-alpha, h_o_xi, xi)
-        dot = -alpha * _vdot(chi, xi_0)
+        dot = -alpha * _tree.vdot(chi, xi_0)
         safe = jnp.where(dot >= 0, -1.0, dot)  # the division only matters where dot < 0
-        p1 = jnp.where(dot >= 0, 1.0, jnp.minimum(1.0, -a * _vdot(xi_0, xi_0) / safe))
-        xi_sq = _vdot(xi, xi)
+        p1 = jnp.where(dot >= 0, 1.0, jnp.minimum(1.0, -a * _tree.vdot(xi_0, xi_0) / safe))
+        xi_sq = _tree.vdot(xi, xi)
         p2 = jnp.where(jnp.sqrt(xi_sq) < b, xi_sq, 1.0)
         p = jnp.minimum(p1, p2)
         return _tree.axpy(-alpha * p, chi, xi_0), obs

@@ -659,9 +659,8 @@ def sga(opt_x, opt_y=None, *, lam: float = 1.0, align: bool = False, eps: float 
         adj = jax.tree.map(lambda a, b: 0.5 * (a - b), jtf, jf)  # A^T F
         weight = lam
         if align:
-            inner = lambda a, b: sum(jnp.vdot(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))  # noqa
             d = sum(leaf.size for leaf in jax.tree.leaves(field))
-            weight = lam * jnp.sign(inner(field, jtf) * inner(adj, jtf) / d + eps)
+            weight = lam * jnp.sign(_tree.vdot(field, jtf) * _tree.vdot(adj, jtf) / d + eps)
         return jax.tree.map(lambda f, a: f + weight * a, field, adj), obs
 
     return _direction_step("sga", direction, opt_x, opt_y, "euclidean", 3.0)
