@@ -1,10 +1,15 @@
 r"""Anchored extragradient and follow-the-ridge: last-iterate and sequential-game methods.
 
 =====================================  ============================================================================
-``anchored_extragradient`` (EAG-C)     with :math:`\beta_k = 1/(k+2)` and :math:`z_0` the start:
-                                       :math:`z_{k+1/2} = z_k + \beta_k(z_0 - z_k) - \alpha F(z_k)`,
-                                       :math:`z_{k+1} = z_k + \beta_k(z_0 - z_k) - \alpha F(z_{k+1/2})`
+``anchored_extragradient`` (EAG-C/V)   with :math:`\beta_k = 1/(k+2)` and :math:`z_0` the start:
+                                       :math:`z_{k+1/2} = z_k + \beta_k(z_0 - z_k) - \alpha_k F(z_k)`,
+                                       :math:`z_{k+1} = z_k + \beta_k(z_0 - z_k) - \alpha_k F(z_{k+1/2})`;
+                                       :math:`\alpha_k` constant (EAG-C) or by a recursion (EAG-V)
                                        (Yoon & Ryu 2021)
+``fast_extragradient`` (FEG)           with :math:`\beta_k = 1/(k+1)`:
+                                       :math:`z_{k+1/2} = z_k + \beta_k(z_0 - z_k) - (1-\beta_k)(\alpha+2\rho)F(z_k)`,
+                                       :math:`z_{k+1} = z_k + \beta_k(z_0 - z_k) - \alpha F(z_{k+1/2})
+                                       - (1-\beta_k)2\rho F(z_k)` (Lee & Kim 2021)
 ``follow_the_ridge``                   x takes its optimizer's step :math:`u_x`; y takes its own plus
                                        :math:`-(\nabla^2_{yy} L_y)^{-1}\nabla^2_{yx} L_y\, u_x`, the move along
                                        the ridge :math:`\nabla_y L_y = 0` that x's step calls for
@@ -13,9 +18,11 @@ r"""Anchored extragradient and follow-the-ridge: last-iterate and sequential-gam
 
 EAG-C: for a monotone, L-Lipschitz F and :math:`\alpha \le 1/(8L)`, Yoon & Ryu's theorem bounds
 :math:`\|F(z_k)\|^2 \le 4\|z_0 - z^*\|^2 / (\alpha^2 (k+1)^2)`: an :math:`O(1/k^2)` rate on the squared field norm,
-where extragradient has :math:`O(1/k)`. :func:`eag_bound` gives the right-hand side. The anchor pull is what buys
-the rate; it also slows the method near the solution compared with a well-tuned plain extragradient on easy
-(e.g. strongly monotone) games.
+where extragradient has :math:`O(1/k)`; EAG-V has the same rate with a smaller constant. FEG extends the rate to
+negatively comonotone fields (:math:`\rho > -1/(2L)`), a class of nonconvex-nonconcave games where extragradient
+can diverge. :func:`eag_bound` and :func:`feg_bound` give the right-hand sides. The anchor pull is what buys the
+rate; it also slows the methods near the solution compared with a well-tuned plain extragradient on easy (e.g.
+strongly monotone) games.
 
 Follow-the-ridge is for sequential (Stackelberg) games where y is the follower: with ``optax.sgd`` its fixed
 points are exactly the local minimax points, and it converges to them where GDA may spiral or diverge. The
@@ -25,6 +32,7 @@ a local minimax point: ``L_y = -f`` is strongly convex in y there).
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, NamedTuple
 
@@ -34,15 +42,17 @@ import jax.numpy as jnp
 from minimax import _checks, _tree
 from minimax.solvers import PairState, Solver, _field, _move, _observed, _optimizers, _pair_init
 
-__all__ = ["anchored_extragradient", "follow_the_ridge", "eag_bound", "AnchorState"]
+__all__ = ["anchored_extragradient", "fast_extragradient", "follow_the_ridge", "eag_bound", "feg_bound",
+           "AnchorState", "EAG_V_MAX_STEP"]
 
 
 class AnchorState(NamedTuple):
-    """The anchor (the starting point) and the step counter k."""
+    """The anchor (the starting point), the step counter k and, for EAG-V, the current step size."""
 
     x0: Any
     y0: Any
     k: jax.Array
+    alpha: Any = None
 
 
 def _positive(value, name: str):
@@ -53,49 +63,187 @@ def _positive(value, name: str):
     return value
 
 
-def eag_bound(step_size: float, distance0: float, k) -> Any:
-    """Yoon & Ryu's bound on ``||F(z_k)||^2`` for EAG-C: ``4 * distance0**2 / (step_size**2 * (k + 1)**2)``, where
-    ``distance0 = ||z_0 - z*||``; valid for a monotone L-Lipschitz field and ``step_size <= 1 / (8 L)``."""
-    return 4.0 * distance0**2 / (step_size**2 * (jnp.asarray(k) + 1.0) ** 2)
+def _real(value, name: str):
+    if isinstance(value, jax.Array) and not isinstance(value, bool):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
+    return value
+
+
+def _concrete(*values) -> bool:
+    return all(isinstance(v, numbers.Real) for v in values)
+
+
+#: EAG-V's largest starting step, times L: the golden-ratio root of a^2 + a = 1, (sqrt(5) - 1) / 2.
+EAG_V_MAX_STEP = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def eag_bound(step_size: float, distance0: float, k, *, variant: str = "constant", lipschitz=None) -> Any:
+    r"""Yoon & Ryu's bound on :math:`\|F(z_k)\|^2` for extra anchored gradient, with ``distance0`` :math:`= \|z_0 - z^*\|`.
+
+    * ``variant="constant"`` (EAG-C, Theorem 1): :math:`4 d_0^2 / (\alpha^2 (k+1)^2)`, valid for a monotone
+      L-Lipschitz field and :math:`\alpha \le 1/(8L)`.
+    * ``variant="varying"`` (EAG-V, Theorem 2), ``step_size`` the starting step :math:`\alpha_0` and ``lipschitz``
+      L: :math:`4(1 + \alpha_0 L + \alpha_0^2 L^2) d_0^2 / (\alpha_0^2 (1 + \alpha_0 L)(k+1)(k+2))`.
+    """
+    k = jnp.asarray(k)
+    if variant == "constant":
+        return 4.0 * distance0**2 / (step_size**2 * (k + 1.0) ** 2)
+    if variant == "varying":
+        if lipschitz is None:
+            raise ValueError("lipschitz: the EAG-V bound needs the field's Lipschitz constant L")
+        a = step_size * lipschitz
+        return 4.0 * (1 + a + a * a) * distance0**2 / (step_size**2 * (1 + a) * (k + 1.0) * (k + 2.0))
+    raise ValueError(f"variant: expected 'constant' or 'varying', got {variant!r}")
+
+
+def feg_bound(step_size: float, rho: float, distance0: float, k) -> Any:
+    r"""Lee & Kim's bound on :math:`\|F(z_k)\|^2` for FEG, :math:`4 d_0^2 / ((\alpha + 2\rho)^2 k^2)` for
+    :math:`k \ge 1` (infinite at k = 0), with ``distance0`` :math:`= \|z_0 - z^*\|`; valid for an L-Lipschitz,
+    :math:`\rho`-comonotone field (:math:`\langle F(z) - F(w), z - w\rangle \ge \rho\|F(z) - F(w)\|^2`,
+    :math:`\rho > -1/(2L)`) with :math:`\alpha = 1/L`."""
+    k = jnp.asarray(k, dtype=float)
+    return jnp.where(k >= 1, 4.0 * distance0**2 / ((step_size + 2.0 * rho) ** 2 * jnp.maximum(k, 1.0) ** 2), jnp.inf)
+
+
+def _dtype(tree):
+    return jnp.result_type(*jax.tree.leaves(tree))
+
+
+def _anchored_step(game, x, y, state, key, *, beta, extrapolation, update):
+    """z½ = z + β(z0 − z) − extrapolation(F(z)); z ← z + β(z0 − z) − update(F(z), F(z½)), both Euclidean moves."""
+    pull_x = jax.tree.map(lambda a, v: beta * (a - v), state.x0, x)
+    pull_y = jax.tree.map(lambda a, v: beta * (a - v), state.y0, y)
+    (gx, gy), obs = _field(game, x, y, jax.random.fold_in(key, 0))
+    ex, ey = extrapolation(gx, gy)
+    xh, yh = _move(game, "euclidean", x, y, _tree.axpy(-1.0, ex, pull_x), _tree.axpy(-1.0, ey, pull_y))
+    hx, hy = game.vector_field(xh, yh, jax.random.fold_in(key, 1))
+    ux, uy = update(gx, gy, hx, hy)
+    x, y = _move(game, "euclidean", x, y, _tree.axpy(-1.0, ux, pull_x), _tree.axpy(-1.0, uy, pull_y))
+    return x, y, obs
+
+
+def _scaled(c, *trees):
+    return tuple(_tree.scale(c, t) for t in trees)
 
 
 def anchored_extragradient(step_size, *, variant: str = "constant", lipschitz=None) -> Solver:
-    r"""Extragradient anchored to the start with weight :math:`1/(k+2)` (EAG-C, Yoon & Ryu 2021).
+    r"""Extragradient anchored to the start with weight :math:`1/(k+2)` (Yoon & Ryu 2021): EAG-C or EAG-V.
+
+    Both take :math:`z_{k+1/2} = z_k + \beta_k(z_0 - z_k) - \alpha_k F(z_k)` and
+    :math:`z_{k+1} = z_k + \beta_k(z_0 - z_k) - \alpha_k F(z_{k+1/2})` with :math:`\beta_k = 1/(k+2)`. EAG-C keeps
+    :math:`\alpha_k = \alpha`; EAG-V starts at :math:`\alpha_0` and follows
+    :math:`\alpha_{k+1} = \frac{\alpha_k}{1 - \alpha_k^2L^2}\bigl(1 - \frac{(k+2)^2}{(k+1)(k+3)}\alpha_k^2L^2\bigr)`,
+    which decreases to a positive limit (about :math:`0.44/L` from :math:`\alpha_0 = 0.618/L`).
 
     Args:
-      step_size: :math:`\alpha` (a positive number).
-      variant: ``"constant"`` (EAG-C). The varying-step EAG-V is not provided.
-      lipschitz: the field's Lipschitz constant L, when known: then ``step_size`` must be at most ``1/(8L)``, the
-        condition of the theorem's guarantee (a larger step raises a ValueError naming ``step_size``).
+      step_size: :math:`\alpha` (EAG-C) or :math:`\alpha_0` (EAG-V), a positive number.
+      variant: ``"constant"`` (EAG-C) or ``"varying"`` (EAG-V).
+      lipschitz: the field's Lipschitz constant L. EAG-C: optional; when given, ``step_size`` must be at most
+        ``1/(8L)``, the condition of the theorem's guarantee. EAG-V: required (the step recursion uses it), and
+        ``step_size`` must be at most :data:`EAG_V_MAX_STEP` ``/ L`` (:math:`\approx 0.618/L`).
+
+    Returns:
+      A :class:`~minimax.Solver` with two gradient evaluations per step; its state holds the anchor, k and (EAG-V)
+      the current step :math:`\alpha_k`. :func:`eag_bound` gives each variant's guarantee.
+    """
+    step_size = _positive(step_size, "step_size")
+    if variant not in ("constant", "varying"):
+        raise ValueError(f"variant: expected 'constant' (EAG-C) or 'varying' (EAG-V), got {variant!r}")
+    if variant == "varying" and lipschitz is None:
+        raise ValueError("lipschitz: EAG-V (variant='varying') needs the field's Lipschitz constant L for its step "
+                         "recursion; pass lipschitz=L")
+    if lipschitz is not None:
+        lipschitz = _positive(lipschitz, "lipschitz")
+        if _concrete(step_size, lipschitz):
+            limit, rule = ((1 / (8 * lipschitz), "1/(8 L)") if variant == "constant"
+                           else (EAG_V_MAX_STEP / lipschitz, "(sqrt(5) - 1)/(2 L)"))
+            if step_size > limit:
+                label = "EAG-C" if variant == "constant" else "EAG-V"
+                raise ValueError(f"step_size: the {label} guarantee needs step_size <= {rule} = {limit:g} for "
+                                 f"lipschitz={lipschitz:g}; got {step_size!r}")
+
+    if variant == "constant":
+        alpha = step_size
+
+        def init(x, y):
+            return AnchorState(x, y, jnp.zeros((), jnp.int32))
+
+        def observing_step(game, x, y, state, key):
+            x, y, obs = _anchored_step(
+                game, x, y, state, key, beta=1.0 / (state.k + 2.0),
+                extrapolation=lambda gx, gy: _scaled(alpha, gx, gy),
+                update=lambda gx, gy, hx, hy: _scaled(alpha, hx, hy))
+            return x, y, AnchorState(state.x0, state.y0, state.k + 1), obs
+
+        return _observed(init, observing_step, name="anchored_extragradient", grad_evals=2.0)
+
+    alpha0, L = step_size, lipschitz
+
+    def init_varying(x, y):
+        return AnchorState(x, y, jnp.zeros((), jnp.int32), jnp.asarray(alpha0, _dtype((x, y))))
+
+    def observing_step_varying(game, x, y, state, key):
+        a = state.alpha
+        x, y, obs = _anchored_step(
+            game, x, y, state, key, beta=1.0 / (state.k + 2.0),
+            extrapolation=lambda gx, gy: _scaled(a, gx, gy),
+            update=lambda gx, gy, hx, hy: _scaled(a, hx, hy))
+        k = state.k.astype(a.dtype)
+        aL2 = (a * L) ** 2
+        a_next = a / (1.0 - aL2) * (1.0 - (k + 2.0) ** 2 / ((k + 1.0) * (k + 3.0)) * aL2)
+        return x, y, AnchorState(state.x0, state.y0, state.k + 1, a_next), obs
+
+    return _observed(init_varying, observing_step_varying, name="anchored_extragradient_varying", grad_evals=2.0)
+
+
+def fast_extragradient(step_size, *, rho=0.0, lipschitz=None) -> Solver:
+    r"""Fast extragradient, FEG (Lee & Kim 2021): anchored, two-time-scale extragradient for
+    :math:`\rho`-comonotone fields, negatively comonotone (:math:`\rho < 0`) ones included.
+
+    With :math:`\beta_k = 1/(k+1)` and :math:`z_0` the start:
+    :math:`z_{k+1/2} = z_k + \beta_k(z_0 - z_k) - (1 - \beta_k)(\alpha + 2\rho)F(z_k)`,
+    :math:`z_{k+1} = z_k + \beta_k(z_0 - z_k) - \alpha F(z_{k+1/2}) - (1 - \beta_k)2\rho F(z_k)`.
+    For an L-Lipschitz :math:`\rho`-comonotone field with :math:`\rho > -1/(2L)` and :math:`\alpha = 1/L`, Lee &
+    Kim's theorem bounds :math:`\|F(z_k)\|^2 \le 4\|z_0 - z^*\|^2/((\alpha + 2\rho)^2k^2)` (:func:`feg_bound`),
+    where extragradient may diverge.
+
+    Args:
+      step_size: :math:`\alpha` (the theorem's is 1/L), a positive number.
+      rho: the comonotonicity parameter :math:`\rho`; it must satisfy :math:`\alpha + 2\rho > 0`. ``0`` is the
+        monotone case (anchored extragradient with :math:`\beta_k = 1/(k+1)`).
+      lipschitz: the field's Lipschitz constant L, when known: then ``step_size <= 1/L`` is checked; with
+        :math:`\alpha + 2\rho > 0` it implies the guarantee's :math:`\rho > -1/(2L)`.
 
     Returns:
       A :class:`~minimax.Solver` with two gradient evaluations per step; its state holds the anchor and k.
     """
     step_size = _positive(step_size, "step_size")
-    if variant != "constant":
-        raise ValueError(f"variant: expected 'constant' (EAG-C); got {variant!r} (EAG-V is not provided)")
+    rho = _real(rho, "rho")
+    if _concrete(step_size, rho) and not step_size + 2 * rho > 0:
+        raise ValueError(f"rho: FEG needs step_size + 2 rho > 0, i.e. rho > {-step_size / 2:g} for "
+                         f"step_size={step_size:g}; got {rho!r}")
     if lipschitz is not None:
         lipschitz = _positive(lipschitz, "lipschitz")
-        if isinstance(step_size, numbers.Real) and isinstance(lipschitz, numbers.Real) \
-                and step_size > 1 / (8 * lipschitz):
-            raise ValueError(f"step_size: the EAG-C guarantee needs step_size <= 1/(8 L) = {1 / (8 * lipschitz):g} "
-                             f"for lipschitz={lipschitz:g}; got {step_size!r}")
+        if _concrete(step_size, lipschitz) and step_size > 1 / lipschitz:
+            raise ValueError(f"step_size: the FEG guarantee needs step_size <= 1/L = {1 / lipschitz:g} for "
+                             f"lipschitz={lipschitz:g}; got {step_size!r}")
     alpha = step_size
 
     def init(x, y):
         return AnchorState(x, y, jnp.zeros((), jnp.int32))
 
     def observing_step(game, x, y, state, key):
-        beta = 1.0 / (state.k + 2.0)
-        pull_x = jax.tree.map(lambda a, v: beta * (a - v), state.x0, x)
-        pull_y = jax.tree.map(lambda a, v: beta * (a - v), state.y0, y)
-        (gx, gy), obs = _field(game, x, y, jax.random.fold_in(key, 0))
-        xh, yh = _move(game, "euclidean", x, y, _tree.axpy(-alpha, gx, pull_x), _tree.axpy(-alpha, gy, pull_y))
-        hx, hy = game.vector_field(xh, yh, jax.random.fold_in(key, 1))
-        x, y = _move(game, "euclidean", x, y, _tree.axpy(-alpha, hx, pull_x), _tree.axpy(-alpha, hy, pull_y))
+        beta = 1.0 / (state.k + 1.0)
+        x, y, obs = _anchored_step(
+            game, x, y, state, key, beta=beta,
+            extrapolation=lambda gx, gy: _scaled((1.0 - beta) * (alpha + 2.0 * rho), gx, gy),
+            update=lambda gx, gy, hx, hy: (_tree.axpy((1.0 - beta) * 2.0 * rho, gx, _tree.scale(alpha, hx)),
+                                           _tree.axpy((1.0 - beta) * 2.0 * rho, gy, _tree.scale(alpha, hy))))
         return x, y, AnchorState(state.x0, state.y0, state.k + 1), obs
 
-    return _observed(init, observing_step, name="anchored_extragradient", grad_evals=2.0)
+    return _observed(init, observing_step, name="fast_extragradient", grad_evals=2.0)
 
 
 def follow_the_ridge(opt_x, opt_y=None, *, cg_steps: int = 10) -> Solver:

@@ -44,6 +44,10 @@ SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
     "lola": lambda lr: shaping.lola(optax.sgd(lr), alpha=lr),
     "sos": lambda lr: shaping.sos(optax.sgd(lr), alpha=lr),
     "anchored_extragradient": lambda lr: accelerated.anchored_extragradient(lr),
+    # EAG-V's recursion needs L: the step size is alpha_0, taken as the theorem's largest, (sqrt(5) - 1) / (2 L).
+    "anchored_extragradient_varying": lambda lr: accelerated.anchored_extragradient(
+        lr, variant="varying", lipschitz=accelerated.EAG_V_MAX_STEP / lr),
+    "fast_extragradient": lambda lr: accelerated.fast_extragradient(lr),
     "follow_the_ridge": lambda lr: accelerated.follow_the_ridge(optax.sgd(lr)),
     "mwu": lambda lr: solvers.multiplicative_weights(lr),
     "omwu": lambda lr: solvers.optimistic_multiplicative_weights(lr),

@@ -43,9 +43,11 @@ SOLVERS = {
     "cgd": lambda: mm.competitive_gradient(optax.sgd(0.1), eta=0.1, cg_steps=3),
     "proximal_point": lambda: mm.proximal_point(0.1, inner_steps=4),
     "lookahead": lambda: mm.lookahead(mm.extragradient(optax.sgd(0.1)), k=3, alpha=0.5),
+    "fast_extragradient": lambda: mm.fast_extragradient(0.1, rho=-0.01),
+    "eag_v": lambda: mm.anchored_extragradient(0.1, variant="varying", lipschitz=2.0),
 }
 FREE = {"simultaneous", "simultaneous_adam", "extragradient", "optimistic", "consensus", "sga", "cgd",
-        "proximal_point", "lookahead"}
+        "proximal_point", "lookahead", "fast_extragradient", "eag_v"}
 
 
 def _evaluated_the_old_way(solver):
