@@ -534,10 +534,11 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     carry = _Carry(x0, y0, state0, x0, y0, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32), ckpt,
                    None if ema is None else (x0, y0))
 
-    def advance(c: _Carry, x, y, state) -> _Carry:
+    def advance(c: _Carry, x, y, state, active) -> _Carry:
         # Once a run has diverged it keeps its carry. A select rather than a lax.cond: under vmap a cond becomes a
         # select of both branches anyway, and combined with the finiteness select it made vmapped runs 5x slower
         # on CPU; unbatched, the step is computed and discarded after divergence, which changes no result.
+        # ``active`` is false for the loop's last pass, which only observes the final iterate.
         ok = _tree.all_finite((x, y, state))
         if max_norm is not None:
             ok = ok & (_tree.norm((x, y)) <= max_norm)
@@ -550,92 +551,67 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
             decay = lambda e, v: ema * e + (1 - ema) * v  # noqa: E731
             averages = (jax.tree.map(decay, c.ema[0], x), jax.tree.map(decay, c.ema[1], y))
         new = _Carry(x, y, state, x_avg, y_avg, t, c.diverged_step, None, averages)
-        held = c._replace(diverged_step=jnp.where(alive, t, c.diverged_step), ckpt=None)
-        out = _tree.where(ok & alive, new, held)
+        held = c._replace(diverged_step=jnp.where(alive & active, t, c.diverged_step), ckpt=None)
+        out = _tree.where(ok & alive & active, new, held)
         if c.ckpt is not None:  # every step writes: into its slot at a checkpoint, else into the scratch slot
             buf, n = c.ckpt
-            n = n + 1
-            slot = jnp.where(n % checkpoint_every == 0, n // checkpoint_every, slots)
+            n = n + active.astype(n.dtype)
+            slot = jnp.where(active & (n % checkpoint_every == 0), n // checkpoint_every, slots)
             out = out._replace(ckpt=(_ckpt.write(buf, slot, (out.x, out.y, out.state)), n))
         return out
-
-    def plain_step(c: _Carry, _):
-        x, y, state = solver.step(game, c.x, c.y, c.state, jax.random.fold_in(k_steps, c.t))
-        return advance(c, x, y, state), None
-
-    def block(c: _Carry, n: int) -> _Carry:
-        return jax.lax.scan(plain_step, c, length=n)[0] if n else c
 
     def observe(c: _Carry, step, obs=None) -> dict:
         return _record(game, solver, metric_items, c, step, jax.random.fold_in(k_metrics, step), obs)
 
-    def observed_step(c: _Carry, step, is_record: bool = False):
-        """One step from ``c`` and the metrics at ``c`` (step ``step``), from what the step computed there when
-        the solver hands it over (:attr:`Solver.observing_step`), else evaluated."""
+    def solver_step(c: _Carry):
+        """One step from ``c`` and, when the solver hands it over (:attr:`Solver.observing_step`), what it
+        computed at ``c``."""
         k = jax.random.fold_in(k_steps, c.t)
         if solver.observing_step is not None:
-            x, y, state, obs = solver.observing_step(game, c.x, c.y, c.state, k)
-        else:
-            (x, y, state), obs = solver.step(game, c.x, c.y, c.state, k), None
-        rec = observe(c, step, obs)
-        if is_record and progress is not None:
-            jax.debug.callback(progress, step, steps)
-        return advance(c, x, y, state), rec
+            return solver.observing_step(game, c.x, c.y, c.state, k)
+        return (*solver.step(game, c.x, c.y, c.state, k), None)
 
-    def rest_of_segment(c: _Carry, summ, n: int, start):
-        """The ``n - 1`` steps of a segment of ``n`` after its first, observed one (from step ``start``); with
-        summaries, an observation every ``summary_every`` steps."""
-        g = summary_every
-        if summ is None or n <= g:
-            return block(c, n - 1), summ
-        c = block(c, g - 1)
-        units, tail = divmod(n - g, g)
-
-        def unit(cs, _):
-            c_, s_, at = cs
-            c_, rec = observed_step(c_, at)
-            return (block(c_, g - 1), _summary_update(s_, rec), at + g), None
-
-        # A counter in the carry, not an arange over units: scanning over xs would materialise them.
-        (c, summ, at), _ = jax.lax.scan(unit, (c, summ, jnp.asarray(start + g, jnp.int32)), length=units)
-        if tail:
-            c, rec = observed_step(c, at)
-            c, summ = block(c, tail - 1), _summary_update(summ, rec)
-        return c, summ
-
-    # Records at steps 0, r, 2r, ...: each is taken by the first step of its segment, from that step's own
-    # evaluation at the recorded iterate; only the record of the final iterate is evaluated on its own. The
-    # segments run in one scan (a single segment without one), so the step is compiled once as the observed first
-    # step and once as the loop of plain steps; the summary starts empty rather than from a peeled first record.
-    r = record_every
+    # One loop of steps + 1 passes over one compiled copy of the step. Pass i observes the iterate z_i: at a
+    # record (i = 0, r, 2r, ... and the final i = steps) or a summary observation it takes the metrics under a
+    # lax.cond, from the step's own evaluation at z_i where the solver hands it over, else evaluated; the last
+    # pass only observes (its step is computed and discarded). The predicate depends on the pass alone, so under
+    # vmap the cond stays a branch, and passes that record nothing cost nothing more than the step.
+    r, g = record_every, summary_every
     n_blocks, rest = divmod(steps, r)
-    summ = _summary_empty(jax.eval_shape(lambda c: observed_step(c, 0)[1], carry)) if summary_every else None
+    at = np.concatenate([np.arange(n_blocks) * r, [n_blocks * r] if rest else [], [steps]]).astype(np.int32)
+    n_slots = len(at)
+    abstract_rec = jax.eval_shape(lambda c: _untimed(observe(c, 0, solver_step(c)[3])), carry)
+    trace_buf = {k: jnp.zeros((n_slots + 1, *v.shape), v.dtype) for k, v in abstract_rec.items()}  # +1: scratch
+    summ = _summary_empty(abstract_rec) if summary_every else None
 
-    def segment(cs, start, n: int):
-        c, s = cs
-        c, rec = observed_step(c, start, is_record=True)
-        c, s = rest_of_segment(c, _summary_update(s, rec), n, start)
-        return (c, s), _untimed(rec)
+    def take(c: _Carry, obs, i, is_rec, buf, summ):
+        rec = observe(c, i, obs)
+        slot = jnp.where(is_rec, jnp.where(i == steps, n_slots - 1, i // r), n_slots)
+        buf = {k: b.at[slot].set(rec[k]) for k, b in buf.items()}
+        if progress is not None:
+            if is_rec is True:
+                jax.debug.callback(progress, i, steps)
+            else:
+                jax.lax.cond(is_rec, lambda: jax.debug.callback(progress, i, steps), lambda: None)
+        return buf, _summary_update(summ, rec)
 
-    if n_blocks == 1:
-        (carry, summ), rec = segment((carry, summ), jnp.zeros((), jnp.int32), r)
-        parts = [rec]
-    else:
-        (carry, summ), recs = jax.lax.scan(lambda cs, i: segment(cs, i * r, r), (carry, summ),
-                                           jnp.arange(n_blocks, dtype=jnp.int32))
-        parts = [recs]
-    if rest:
-        (carry, summ), rec = segment((carry, summ), jnp.asarray(n_blocks * r, jnp.int32), rest)
-        parts.append(rec)
-    last = observe(carry, steps)
-    if progress is not None:  # fed the step counter so that it runs after the loop, not wherever XLA likes
-        jax.debug.callback(lambda s, total, _: progress(s, total), steps, steps, carry.t)
-    summ = _summary_update(summ, last)
-    parts.append(_untimed(last))
+    def body(cs, _):
+        c, i, buf, summ = cs
+        x, y, state, obs = solver_step(c)
+        if r == 1:
+            buf, summ = take(c, obs, i, True, buf, summ)
+        else:
+            is_rec = (i % r == 0) | (i == steps)
+            taken = is_rec | ((i % r) % g == 0) if summ is not None else is_rec
+            buf, summ = jax.lax.cond(taken, lambda o: take(c, o, i, is_rec, buf, summ),
+                                     lambda o: (buf, summ), obs)
+        return (advance(c, x, y, state, i < steps), i + 1, buf, summ), None
+
+    (carry, _, trace_buf, summ), _ = jax.lax.scan(body, (carry, jnp.zeros((), jnp.int32), trace_buf, summ),
+                                                  length=steps + 1)
+    stacked = {k: b[:n_slots] for k, b in trace_buf.items()}
     # The step and gradient-evaluation columns are known without the loop writing them at every record: step t
     # saw min(t, steps completed) steps (the count stops at a divergence).
-    stacked = _stack(parts)
-    at = np.concatenate([np.arange(n_blocks) * r, [n_blocks * r] if rest else [], [steps]]).astype(np.int32)
     dtype = stacked["grad_norm"].dtype
     trace = {"step": jnp.asarray(at),
              "grad_evals": jnp.minimum(jnp.asarray(at), carry.t).astype(dtype) * jnp.asarray(solver.grad_evals, dtype),

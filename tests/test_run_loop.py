@@ -74,7 +74,9 @@ def test_free_metrics_equal_the_evaluated_ones(name, game_kind, kwargs):
     np.testing.assert_array_equal(res.trace["step"], [0, 3, 6, 9, 11])
     for metric in res.trace:
         np.testing.assert_allclose(res.trace[metric], ref.trace[metric], rtol=1e-6, atol=1e-7, err_msg=metric)
-    np.testing.assert_array_equal(res.x, ref.x)
+    # The same iterates up to rounding: XLA may fuse the step differently when the metrics come from it (Adam
+    # differs in the last bit of one entry).
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-6, atol=1e-7)
     if "summary_every" in kwargs:  # observed at 0, 2 | 3, 5 | 6, 8 | 9 and 11
         assert int(res.summary["observations"]) == int(ref.summary["observations"]) == 8
         for reduction in ("min", "max", "mean"):
@@ -153,8 +155,10 @@ def test_the_trace_adds_no_evaluation_to_the_solvers_own(name):
     per_step = {"alternating": 2}.get(name, solver.grad_evals)
     if name in ("simultaneous", "simultaneous_adam", "extragradient", "optimistic", "past_extragradient",
                 "alternating", "proximal_point", "lookahead"):
-        free_start = 0 if name in FREE else 1
-        assert thinned == 10 * per_step + 1 + free_start  # the steps, the final record (and the start's)
+        # The ten steps and an eleventh, whose update is discarded, that observes the final iterate (one compiled
+        # copy of the step); a solver without an observation evaluates the start and final records itself.
+        evaluated_records = 0 if name in FREE else 2
+        assert thinned == 11 * per_step + evaluated_records
     if name in FREE:
         assert default == thinned  # records 1..9 come from the steps themselves
     else:
