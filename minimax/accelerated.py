@@ -260,8 +260,8 @@ def follow_the_ridge(opt_x, opt_y=None, *, cg_steps: int = 10) -> Solver:
         ``cg_steps >= dim y``).
 
     Returns:
-      A :class:`~minimax.Solver` counting ``3 + cg_steps`` gradient evaluations per step: F, the mixed
-      second-derivative product, CG's initial residual and one Hessian-vector product per iteration.
+      A :class:`~minimax.Solver` counting ``3 + cg_steps`` gradient evaluations per step (F, the mixed
+      second-derivative product, CG's initial residual and one Hessian-vector product per iteration).
     """
     opt_x, opt_y = _optimizers(opt_x, opt_y)
     cg_steps = _checks.positive_int(cg_steps, "cg_steps")

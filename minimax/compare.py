@@ -218,7 +218,7 @@ def compare(
         under ``"factory"`` in each row (for plots).
 
     Returns:
-      One dict per (solver, step size): ``game``, ``solver``, ``step_size``, ``steps``, ``seeds``, ``metric``
+      A dict per (solver, step size) with ``game``, ``solver``, ``step_size``, ``steps``, ``seeds``, ``metric``
       (``dist``, ``gap``, ``residual`` or ``grad_norm``, as :func:`minimax.default_metric` picks), ``final`` and
       ``final_sd`` (mean and sd over seeds of the final metric), ``initial``, ``rate_step`` and ``rate_eval``
       (median empirical rates per step and per gradient evaluation), ``radius`` (spectral radius at the

@@ -27,7 +27,7 @@ GEOMETRIES = ("euclidean", "entropic")
 
 
 class Constraint:
-    """Base class of a player's feasible set. Subclasses define :meth:`project` and :meth:`contains`."""
+    """Base class of a player's feasible set. Subclasses define ``project(params)`` and ``contains(params)``."""
 
     supports_entropic = False
 

@@ -17,8 +17,9 @@ vector field ``F(z) = (grad_x f, -grad_y f)``:
 ``competitive_gradient`` (Schäfer 2019)  each player plays the Nash equilibrium of the local bilinear game
 ``proximal_point``                       :math:`z_{t+1} = z_t - \eta F(z_{t+1})`, solved by fixed-point iteration
 ``lookahead`` (Chavdarova 2021)          any solver, with slow weights pulled toward the fast ones every k steps
-``multiplicative_weights``, ``optimistic_multiplicative_weights``, ``mirror_prox``: the entropic-geometry
-                                         versions of GDA, OGDA and extragradient for simplex players.
+``multiplicative_weights``               GDA in the entropic geometry, for simplex players
+``optimistic_multiplicative_weights``    OGDA in the entropic geometry
+``mirror_prox``                          extragradient in the entropic geometry
 =======================================  ==================================================================
 
 How stateful optimizers (Adam, momentum) are treated, which matters only beyond plain SGD:
@@ -119,7 +120,7 @@ class Solver(NamedTuple):
     ``mm.extragradient(optax.sgd(0.1)) == mm.extragradient(optax.sgd(0.1))``. Inside :func:`minimax.run` the
     solver's numbers (step sizes, momentum, ``alpha``, ``gamma``, ...; every Python float and floating-point
     array its functions close over) are arguments of the compiled loop, not constants, so ``optax.sgd(0.2)`` after
-    ``optax.sgd(0.1)`` reuses the compilation (see :mod:`minimax._program`).
+    ``optax.sgd(0.1)`` reuses the compilation (see ``minimax._program``).
     """
 
     init: Callable[[Any, Any], Any]
@@ -688,7 +689,7 @@ def competitive_gradient(opt_x, opt_y=None, *, eta: float, cg_steps: int = 10) -
       cg_steps: Krylov iterations per step (exact on an n-dimensional quadratic game once ``cg_steps >= n``).
 
     Returns:
-      A :class:`Solver` counting ``5 + 2 * cg_steps`` gradient evaluations per step: F, and each Hessian-vector
+      A :class:`Solver` counting ``5 + 2 * cg_steps`` gradient evaluations per step, F and each Hessian-vector
       product as one (the right-hand side, the y direction, the Krylov solver's initial residual (two) and two
       per iteration).
     """

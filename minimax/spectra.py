@@ -415,7 +415,8 @@ def hessian_eigenvalues(game, x, y, *, player, k=None, which="SA", key=None, res
         Lanczos (``scipy.sparse.linalg.eigsh``) on Hessian-vector products (forward over reverse), most extreme
         first.
       which: ``"SA"`` / ``"LA"`` smallest / largest algebraic, ``"LM"`` largest modulus.
-      Other arguments are as in :func:`jacobian_eigenvalues`.
+
+    Other arguments are as in :func:`jacobian_eigenvalues`.
 
     Returns:
       A real NumPy array (and a :class:`SpectrumInfo` with ``return_info``).

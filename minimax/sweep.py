@@ -58,7 +58,7 @@ class Sweep(NamedTuple):
 
     @property
     def axes(self) -> tuple:
-        """Names of the leading axes: the grid's, then ``"seed"``."""
+        """The names of the leading axes, the grid's and then ``"seed"``."""
         return (*self.grid, "seed")
 
     @property
@@ -365,7 +365,8 @@ def sweep(
       chunk_size: runs per compiled call (rounded up to a multiple of the device count). Default: all runs, or
         as many as fit ``memory_budget`` by XLA's memory analysis. A fixed chunk size compiles once for grids of
         any size (the last chunk is padded).
-      memory_budget: bytes one call may use per device (default :func:`default_memory_budget`).
+      memory_budget: bytes one call may use per device. Default: half of what an accelerator has free; on CPU a
+        quarter of the available memory, split between the devices.
       vmap_size: runs each device advances together. Default: all of its runs in the chunk at once (``vmap``),
         what accelerators want. A smaller value loops over groups of that many inside the same compiled call
         (``lax.map``), with less memory. On a CPU, where one run's matrix products already keep the cores busy,

@@ -26,7 +26,7 @@ def eigenvalues_along_training(along: Mapping[str, Mapping[str, Any]] | Mapping[
       title: the figure title.
 
     Returns:
-      A figure with two panels (three when a radius is present): Re lambda, |Im lambda| and rho.
+      A figure with the panels Re lambda, ``|Im lambda|`` and, when a radius is present, rho.
     """
     runs = {"": along} if "step" in along else dict(along)
     if not runs or any("step" not in r or "eigenvalues" not in r for r in runs.values()):
