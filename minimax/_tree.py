@@ -9,14 +9,20 @@ import jax.numpy as jnp
 
 
 def norm(tree: Any) -> jax.Array:
-    """Euclidean norm of all leaves of ``tree`` together."""
+    """Euclidean norm of all leaves of ``tree`` together.
+
+    Scaled by the largest entry so that huge (but finite) iterates do not overflow the sum of squares; computed on
+    the leaves' concatenation (which XLA fuses into the two reductions) rather than leaf by leaf, which kept a GAN's
+    compiled loop hundreds of instructions larger."""
     leaves = jax.tree.leaves(tree)
     if not leaves:
         return jnp.zeros(())
-    # Scaled by the largest entry so that huge (but finite) iterates do not overflow the sum of squares.
-    top = jax.lax.stop_gradient(jnp.max(jnp.stack([jnp.max(jnp.abs(leaf), initial=0.0) for leaf in leaves])))
+    dtype = jnp.result_type(*leaves)
+    flat = jnp.concatenate([jnp.ravel(leaf).astype(dtype) for leaf in leaves]) if len(leaves) > 1 \
+        else jnp.ravel(leaves[0]).astype(dtype)
+    top = jax.lax.stop_gradient(jnp.max(jnp.abs(flat), initial=0.0))
     safe = jnp.where((top > 0) & jnp.isfinite(top), top, 1.0)
-    return safe * jnp.sqrt(sum(jnp.sum(jnp.abs(leaf / safe) ** 2) for leaf in leaves))
+    return safe * jnp.sqrt(jnp.sum(jnp.abs(flat / safe) ** 2))
 
 
 def vdot(a: Any, b: Any) -> jax.Array:

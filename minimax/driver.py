@@ -598,8 +598,11 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     def body(cs, _):
         c, i, buf, summ = cs
         x, y, state, obs = solver_step(c)
-        if r == 1:
-            buf, summ = take(c, obs, i, True, buf, summ)
+        if r == 1:  # every pass records: the records are the scan's outputs
+            rec = observe(c, i, obs)
+            if progress is not None:
+                jax.debug.callback(progress, i, steps)
+            return (advance(c, x, y, state, i < steps), i + 1, None, _summary_update(summ, rec)), _untimed(rec)
         else:
             is_rec = (i % r == 0) | (i == steps)
             taken = is_rec | ((i % r) % g == 0) if summ is not None else is_rec
@@ -607,9 +610,11 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
                                      lambda o: (buf, summ), obs)
         return (advance(c, x, y, state, i < steps), i + 1, buf, summ), None
 
-    (carry, _, trace_buf, summ), _ = jax.lax.scan(body, (carry, jnp.zeros((), jnp.int32), trace_buf, summ),
-                                                  length=steps + 1)
-    stacked = {k: b[:n_slots] for k, b in trace_buf.items()}
+    if r == 1:
+        trace_buf = None
+    (carry, _, trace_buf, summ), ys = jax.lax.scan(body, (carry, jnp.zeros((), jnp.int32), trace_buf, summ),
+                                                   length=steps + 1)
+    stacked = ys if r == 1 else {k: b[:n_slots] for k, b in trace_buf.items()}
     # The step and gradient-evaluation columns are known without the loop writing them at every record: step t
     # saw min(t, steps completed) steps (the count stops at a divergence).
     dtype = stacked["grad_norm"].dtype
