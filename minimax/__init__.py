@@ -63,8 +63,8 @@ from minimax.solvers import (
     simultaneous_gda,
 )
 from minimax.shaping import look_ahead, lola, sos
-from minimax.accelerated import (EAG_V_MAX_STEP, AnchorState, anchored_extragradient, eag_bound, fast_extragradient,
-                                 feg_bound, follow_the_ridge)
+from minimax.accelerated import (EAG_V_MAX_STEP, AnchorState, anchored_extragradient, eag_bound, eag_v_steps,
+                                 fast_extragradient, feg_bound, follow_the_ridge)
 
 __version__ = "0.1.0"
 
@@ -73,6 +73,7 @@ __all__ = [
     "AnchorState",
     "anchored_extragradient",
     "eag_bound",
+    "eag_v_steps",
     "fast_extragradient",
     "feg_bound",
     "EAG_V_MAX_STEP",

@@ -145,7 +145,7 @@ def _as_arrays(tree, name):
         return arr
 
     tree = jax.tree.map(conv, tree)
-    if _is_concrete(tree) and not bool(_all_finite(tree)):
+    if _is_concrete(tree) and not _surely_finite(tree):
         for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
             if not bool(jnp.all(jnp.isfinite(leaf))):
                 where = f" {jax.tree_util.keystr(path)}" if path else ""
@@ -155,6 +155,15 @@ def _as_arrays(tree, name):
 
 # One compiled reduction over every leaf (per tree structure), instead of an eager check per leaf.
 _all_finite = jax.jit(_tree.all_finite)
+
+
+def _surely_finite(tree) -> bool:
+    """Whether the concrete ``tree`` is finite; true when that cannot be known now: inside a user's ``jax.jit`` even
+    captured concrete arrays come back from the check as tracers (the run then reports a divergence at step 1)."""
+    try:
+        return bool(_all_finite(tree))
+    except jax.errors.ConcretizationTypeError:
+        return True
 
 
 @functools.lru_cache(maxsize=256)

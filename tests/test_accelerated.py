@@ -68,11 +68,33 @@ def test_eag_v_stays_below_the_theorem_bound_for_ten_thousand_steps(make):
         ratio = sq / bound
         assert ratio.max() <= 1.0, (ratio.max(), int(ratio.argmax()))
         assert sq[-1] < sq[100] / 100
-        # The step recursion: alpha_1 L = (0.618 / 0.618)(1 - 4/3 * 0.382) and a positive limit near 0.437 / L.
+        # The step recursion: alpha_1 L = (0.618 / 0.618)(1 - 4/3 * 0.382), and a positive limit near 0.437 / L.
         a0 = mm.EAG_V_MAX_STEP
         assert float(mm.run(game, solver, steps=1, x0=x0, y0=y0, record_every=None).state.alpha) * L \
             == pytest.approx(a0 / (1 - a0**2) * (1 - 4 / 3 * a0**2), rel=1e-12)
+        assert float(res.state.alpha) == pytest.approx(mm.eag_v_steps(alpha0, L, steps)[-1], rel=1e-9)
         assert 0.43 < float(res.state.alpha) * L < 0.44
+
+
+def test_eag_v_never_increases_yoon_and_ryus_potential():
+    """V_k = A_k |F(z_k)|^2 + B_k <F(z_k), z_k - z_0>, A_k = alpha_k (k+1)(k+2)/2, B_k = k+1: the potential of the
+    paper's proof, on the recorded iterates of random bilinear and strongly monotone games."""
+    steps = 2000
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(9)
+        for make in (_bilinear, _strongly_monotone, _bilinear, _strongly_monotone):
+            game, L = make(rng)
+            x0, y0 = jnp.asarray(rng.normal(size=3)), jnp.asarray(rng.normal(size=3))
+            res = mm.run(game, mm.anchored_extragradient(0.6 / L, variant="varying", lipschitz=L), steps=steps,
+                         x0=x0, y0=y0, checkpoint_every=1)
+            z = np.concatenate([np.asarray(res.checkpoints.x), np.asarray(res.checkpoints.y)], axis=1)
+            field = jax.jit(jax.vmap(lambda x, y: jnp.concatenate(game.vector_field(x, y))))
+            F = np.asarray(field(res.checkpoints.x, res.checkpoints.y))
+            k = np.arange(steps + 1)
+            alpha = mm.eag_v_steps(0.6 / L, L, steps)
+            np.testing.assert_allclose(np.asarray(res.checkpoints.state.alpha), alpha, rtol=1e-12)
+            V = alpha * (k + 1) * (k + 2) / 2 * np.sum(F**2, axis=1) + (k + 1) * np.sum(F * (z - z[0]), axis=1)
+            assert np.all(np.diff(V) <= 1e-9 * np.abs(V[0])), float(np.max(np.diff(V)))
 
 
 def _negatively_comonotone(a=1.0, b=3.0):

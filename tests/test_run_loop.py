@@ -279,3 +279,12 @@ def test_a_cached_call_does_not_trace_the_game_again():
         mm.run(game, solver, steps=4, key=jax.random.key(seed))
     mm.run(game, mm.extragradient(optax.sgd(0.3)), steps=4, key=jax.random.key(0))  # a new step size neither
     assert traces[0] == first
+
+
+def test_run_inside_a_users_jit_accepts_a_concrete_start_captured_from_outside():
+    """Inside ``jax.jit`` even captured concrete arrays come back from the start's finiteness check as tracers."""
+    game = games.bilinear(A)
+    x0, y0 = jnp.array([1.0, -0.5]), jnp.array([0.3, 0.2])
+    solver = mm.extragradient(optax.sgd(0.1))
+    inside = jax.jit(lambda k: mm.run(game, solver, steps=7, key=k, x0=x0, y0=y0).x)(jax.random.key(0))
+    np.testing.assert_array_equal(inside, mm.run(game, solver, steps=7, key=jax.random.key(0), x0=x0, y0=y0).x)
