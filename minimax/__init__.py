@@ -64,6 +64,7 @@ from minimax.solvers import (
 )
 from minimax.shaping import look_ahead, lola, sos
 from minimax.accelerated import AnchorState, anchored_extragradient, eag_bound, follow_the_ridge
+from minimax.unrolled import unrolled
 
 __version__ = "0.1.0"
 
@@ -73,6 +74,7 @@ __all__ = [
     "anchored_extragradient",
     "eag_bound",
     "follow_the_ridge",
+    "unrolled",
     "ExtrapolationState",
     "Observation",
     "hamiltonian_gd",
