@@ -14,19 +14,18 @@ simultaneous GDA. The unroll is a ``lax.scan``, so a long one compiles its body 
 
 Differentiating through an optimizer needs its update to be differentiable: ``optax.adam`` takes
 :math:`\sqrt{\hat\nu}` of a second moment that is exactly zero for a parameter whose gradients have all been zero
-(a dead ReLU unit), and the derivative of the square root there is infinite: the generator's gradient becomes
-NaN. ``optax.adam(..., eps_root=1e-8)`` moves the root off zero (the factory warns when the maximiser's optimizer
-has a non-finite derivative at a zero gradient).
+(e.g. a dead ReLU unit), and the derivative of the square root there is infinite: the generator's gradient can
+become NaN (it did on a small ReLU GAN at its first step). ``optax.adam(..., eps_root=1e-8)`` moves the root off
+zero; the factory warns when the maximiser's optimizer has a non-finite derivative at a zero gradient.
 
 Keys: the k-th unrolled gradient of y uses ``fold_in(key, k)`` (so y's own step uses ``fold_in(key, 0)``) and the
-surrogate loss of x ``fold_in(key, K)``: a stochastic game draws a fresh mini-batch for each unrolled step, as in
-the paper. With ``unroll=0`` the step is simultaneous GDA's, key included.
+surrogate loss of x ``fold_in(key, K)``: a stochastic game draws a fresh mini-batch for each unrolled step and
+for the surrogate. With ``unroll=0`` the step is simultaneous GDA's, key included.
 
 Cost, in vector-field evaluations (the unit of :mod:`minimax.solvers`): ``unroll=0`` is one. Otherwise the K
 unrolled gradients of y count one half each (one player's gradient), the gradient of the surrogate loss one half
 (one loss, one backward pass, giving its derivatives in x and in y_K), and the backward pass through each unrolled
-step one (a vector-Jacobian product of y's gradient, a Hessian-vector product): :math:`1.5K + 0.5` per step. The
-forward value of the game is evaluated K + 1 times per step.
+step one (a vector-Jacobian product of y's gradient, a Hessian-vector product): :math:`1.5K + 0.5` per step.
 
 The trace: for ``unroll >= 1`` the step never evaluates x's gradient at the point it starts from (only at
 :math:`(x, y_K)`), so the solver has no ``observing_step`` and :func:`minimax.run` evaluates the losses and the
@@ -74,8 +73,8 @@ def _warn_if_not_differentiable(opt, name: str) -> None:
     if not bool(jnp.isfinite(slope)):
         warnings.warn(
             f"{name}: the derivative of its update at a zero gradient is {float(slope)}, and unrolled "
-            f"differentiates through the maximiser's updates, so a parameter whose gradient is exactly zero (e.g. a dead "
-            f"ReLU unit) makes the minimiser's gradient NaN. optax.adam takes the square root of a zero second "
+            f"differentiates through the maximiser's updates, so a parameter whose gradient is exactly zero (e.g. a "
+            f"dead ReLU unit) makes the minimiser's gradient NaN. optax.adam takes the square root of a zero second "
             f"moment there: pass optax.adam(..., eps_root=1e-8)", UserWarning, stacklevel=3)
 
 
