@@ -228,6 +228,7 @@ def test_ten_step_sizes_compile_once():
     results = [mm.run(game, make(v), steps=20, key=jax.random.key(1)) for v in values]
     assert driver._run_compiled._cache_size() - before == 1
     assert not np.array_equal(results[0].x, results[-1].x)
+    # Equal arguments, equal solvers; unroll is static, so unroll=5 (the default) is another solver.
     assert make(0.1) == make(0.1) and make(0.1) != mm.unrolled(optax.sgd(0.1), optax.adam(0.1, eps_root=1e-8))
 
 
