@@ -65,6 +65,7 @@ from minimax.solvers import (
 from minimax.shaping import look_ahead, lola, sos
 from minimax.accelerated import (EAG_V_MAX_STEP, AnchorState, anchored_extragradient, eag_bound, eag_v_steps,
                                  fast_extragradient, feg_bound, follow_the_ridge)
+from minimax.unrolled import unrolled
 
 __version__ = "0.1.0"
 
@@ -78,6 +79,7 @@ __all__ = [
     "feg_bound",
     "EAG_V_MAX_STEP",
     "follow_the_ridge",
+    "unrolled",
     "ExtrapolationState",
     "Observation",
     "hamiltonian_gd",

@@ -22,6 +22,7 @@ from minimax import _checks, _tree, _xla, accelerated, diagnostics, shaping, sol
 from minimax import driver as driver_module
 from minimax.driver import run
 from minimax.game import Game
+from minimax.unrolled import unrolled
 
 __all__ = ["SOLVERS", "compare", "compile_cell", "iterate", "run_cell", "starting_points", "summarise",
            "update_spectrum"]
@@ -49,6 +50,7 @@ SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
         lr, variant="varying", lipschitz=accelerated.EAG_V_MAX_STEP / lr),
     "fast_extragradient": lambda lr: accelerated.fast_extragradient(lr),
     "follow_the_ridge": lambda lr: accelerated.follow_the_ridge(optax.sgd(lr)),
+    "unrolled": lambda lr: unrolled(optax.sgd(lr), unroll=5),
     "mwu": lambda lr: solvers.multiplicative_weights(lr),
     "omwu": lambda lr: solvers.optimistic_multiplicative_weights(lr),
     "mirror_prox": lambda lr: solvers.mirror_prox(lr),
