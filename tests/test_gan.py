@@ -423,7 +423,8 @@ def test_bad_network_arguments(call, error, match):
 def test_dcgan_players_shapes_and_init_scale(channels):
     gen, disc = games.dcgan_generator(5, channels, width=8), games.dcgan_discriminator(channels, width=8)
     g, d = jax.eval_shape(gen.init, jax.random.key(0)), jax.eval_shape(disc.init, jax.random.key(0))
-    assert {k: v["w"].shape for k, v in g.items()} == {"dense": (5, 256), "up": (4, 4, 16, 8), "out": (3, 3, 8, channels)}
+    assert {k: v["w"].shape for k, v in g.items()} == {
+        "dense": (5, 256), "up": (4, 4, 16, 8), "out": (3, 3, 8, channels)}
     assert {k: v["w"].shape for k, v in d.items()} == {
         "conv1": (4, 4, channels, 8), "conv2": (4, 4, 8, 16), "dense": (64, 1)}
     images = jax.eval_shape(gen.apply, g, jax.ShapeDtypeStruct((7, 5), jnp.float32))
