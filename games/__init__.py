@@ -1,19 +1,24 @@
 """Game definitions built on :class:`minimax.Game`: toy games with closed forms, matrix games, and the GAN game
-with networks as players on mixtures of Gaussians.
+with networks as players on mixtures of Gaussians (:mod:`games.mixtures`) and on 8 x 8 digit images
+(:mod:`games.datasets`, scored by :mod:`games.digit_metrics`; these two need ``pip install "minimax[images]"``).
 
 Each factory returns one instance; batch instances with ``jax.vmap``.
 """
 
-from games import mixtures
+from games import datasets, digit_metrics, mixtures
 from games.gan import gan, gan_samples
 from games.matrix import matching_pennies, matrix_game, rock_paper_scissors
-from games.nets import Network, as_network, mlp
+from games.nets import Network, as_network, dcgan_discriminator, dcgan_generator, mlp
 from games.toy import bilinear, dirac_gan, quadratic
 
 __all__ = [
     "Network",
     "as_network",
     "bilinear",
+    "datasets",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "digit_metrics",
     "dirac_gan",
     "gan",
     "gan_samples",

@@ -12,8 +12,9 @@ networks (``Game.vector_field`` differentiates v with respect to both players at
 the compiled step, so nothing crosses from Python per step. The non-saturating game is general-sum, so each
 player's loss is differentiated on its own.
 
-What does not live here: the data sets and the mode metrics (:mod:`games.mixtures`), the networks
-(:mod:`games.nets`), training loops (use :func:`minimax.run`) and plots (:mod:`minimax.plot.gan`).
+What does not live here: the data sets and their metrics (:mod:`games.mixtures`, :mod:`games.datasets`,
+:mod:`games.digit_metrics`), the networks (:mod:`games.nets`), training loops (use :func:`minimax.run`) and
+plots (:mod:`minimax.plot.gan`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import minimax as mm
 from minimax._checks import positive_int
@@ -40,16 +42,20 @@ def _non_negative(value, name):
 
 
 def _data_sampler(data, name="data"):
-    """``data`` as ``sample(key, n)``: an object with ``sample`` (a mixture) or an ``(N, dim)`` array."""
+    """``data`` as ``sample(key, n)``: an object with ``sample`` (a mixture, stacked digits), a function
+    ``sample(key, n)``, or an ``(N, ...)`` array of samples (``(N, dim)`` points, ``(N, H, W, C)`` images)."""
     if hasattr(data, "sample") and callable(data.sample):
         return data.sample
+    if callable(data) and not isinstance(data, (jax.Array, np.ndarray)):
+        return data
     try:
         arr = jnp.asarray(data)
     except TypeError:
-        raise TypeError(f"{name}: expected an object with sample(key, n) or an (N, dim) array, "
-                        f"got {type(data).__name__}") from None
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"{name}: expected an (N, dim) array of samples, got shape {arr.shape}")
+        raise TypeError(f"{name}: expected an object with sample(key, n), a function sample(key, n) or an "
+                        f"(N, dim) array, got {type(data).__name__}") from None
+    if arr.ndim < 2 or 0 in arr.shape:
+        raise ValueError(f"{name}: expected an (N, dim) array of samples (or (N, H, W, C) images), "
+                         f"got shape {arr.shape}")
     if not jnp.issubdtype(arr.dtype, jnp.floating):
         raise TypeError(f"{name}: expected floating-point samples, got dtype {arr.dtype}")
 
@@ -111,11 +117,15 @@ def gan(
 
     Args:
       generator: ``(init(key) -> params, apply(params, z) -> samples)``; ``z`` has shape
-        ``(batch_size, latent_dim)`` and samples must match the data's shape ``(batch_size, dim)``.
+        ``(batch_size, latent_dim)`` and samples must match the data's shape: ``(batch_size, dim)`` points or
+        ``(batch_size, H, W, C)`` images (:func:`games.nets.dcgan_generator`).
       discriminator: ``(init(key) -> params, apply(params, samples) -> logits)``, logits of shape
         ``(batch_size,)`` or ``(batch_size, 1)``.
-      data: the data distribution: an object with ``sample(key, n)`` (:mod:`games.mixtures`) or an
-        ``(N, dim)`` array sampled uniformly with replacement.
+      data: the data distribution: an object with ``sample(key, n)`` (:mod:`games.mixtures`,
+        :func:`games.datasets.stacked_digits`), a pure function ``sample(key, n)`` returning one floating-point
+        array ``(n, ...)``, or an array ``(N, ...)`` of samples (``(N, dim)`` points, ``(N, 8, 8, 1)`` images of
+        :func:`games.datasets.digits`) drawn uniformly with replacement. Games built from equal data (an equal
+        array, the same function or one with the same code and closure) are equal and share a compilation.
       latent_dim: dimension of the standard-normal latent ``z``.
       batch_size: real and fake samples per evaluation of v.
       loss: ``"minimax"`` (zero-sum v) or ``"non_saturating"``: the generator minimises
@@ -137,7 +147,9 @@ def gan(
 
     Raises:
       TypeError, ValueError: before any tracing, naming the argument: networks that are not
-        ``(init, apply)`` pairs or fail on the batch shapes, a generator whose samples do not match the data,
+        ``(init, apply)`` pairs or fail on the batch shapes, data that is none of the above or whose sampler
+        fails or returns anything but one ``(batch_size, ...)`` floating-point array, a generator whose samples
+        do not match the data,
         a discriminator that does not return one logit per sample, bad sizes, losses or weights.
 
     Example:
@@ -164,9 +176,12 @@ def gan(
     g_params = _abstract_call(gen.init, (key,), "generator", "init(key)")
     d_params = _abstract_call(disc.init, (key,), "discriminator", "init(key)")
     real = _abstract_call(lambda k: sample(k, batch_size), (key,), "data", f"sample(key, {batch_size})")
-    if len(real.shape) != 2 or real.shape[0] != batch_size or not jnp.issubdtype(real.dtype, jnp.floating):
+    if not isinstance(real, jax.ShapeDtypeStruct):
+        raise TypeError(f"data: sample(key, {batch_size}) must return one array of samples, got "
+                        f"{type(real).__name__} of {len(jax.tree.leaves(real))} arrays")
+    if len(real.shape) < 2 or real.shape[0] != batch_size or not jnp.issubdtype(real.dtype, jnp.floating):
         raise ValueError(f"data: sample(key, {batch_size}) must return floating-point samples of shape "
-                         f"({batch_size}, dim), got {real.dtype}{list(real.shape)}")
+                         f"({batch_size}, dim) or ({batch_size}, ...), got {real.dtype}{list(real.shape)}")
     z = jax.ShapeDtypeStruct((batch_size, latent_dim), real.dtype)
     fake = _abstract_call(gen.apply, (g_params, z), "generator", f"apply(params, z) on z of shape {z.shape}")
     if fake.shape != real.shape:

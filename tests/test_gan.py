@@ -91,6 +91,71 @@ def test_array_data_is_sampled_with_replacement():
     assert float(game.value(g, d, key)) == pytest.approx(float(expected), rel=1e-5)
 
 
+IMAGES = jax.random.uniform(jax.random.key(9), (6, 8, 8, 1), minval=-1.0, maxval=1.0)
+
+
+def flat_linear_discriminator(shape):
+    """logit(x) = <w, x> + b over all pixels of an image of ``shape``."""
+    return games.Network(lambda key: {"w": jnp.zeros(shape), "b": jnp.zeros(())},
+                         lambda p, x: jnp.tensordot(x, p["w"], axes=len(shape)) + p["b"])
+
+
+def test_image_arrays_are_sampled_with_replacement():
+    gen = games.dcgan_generator(3, width=4)
+    game = games.gan(gen, flat_linear_discriminator((8, 8, 1)), IMAGES, latent_dim=3, batch_size=50)
+    key = jax.random.key(4)
+    g, _ = game.init(key)
+    d = {"w": jax.random.normal(jax.random.key(1), (8, 8, 1)), "b": jnp.asarray(0.3)}
+    real = IMAGES[jax.random.randint(jax.random.fold_in(key, 0), (50,), 0, 6)]
+    fake = gen.apply(g, jax.random.normal(jax.random.fold_in(key, 1), (50, 3)))
+    logit = lambda x: jnp.tensordot(x, d["w"], axes=3) + d["b"]  # noqa: E731
+    expected = jnp.mean(jax.nn.log_sigmoid(logit(real))) + jnp.mean(jax.nn.log_sigmoid(-logit(fake)))
+    assert float(game.value(g, d, key)) == pytest.approx(float(expected), rel=1e-5)
+
+
+def _pick_images(key, n):
+    """A sampler function: images of IMAGES flipped left-right at random."""
+    idx = jax.random.randint(jax.random.fold_in(key, 0), (n,), 0, IMAGES.shape[0])
+    flip = jax.random.bernoulli(jax.random.fold_in(key, 1), 0.5, (n, 1, 1, 1))
+    return jnp.where(flip, IMAGES[idx][:, :, ::-1], IMAGES[idx])
+
+
+def test_a_sampler_function_is_data():
+    gen = games.dcgan_generator(3, width=4)
+    game = games.gan(gen, flat_linear_discriminator((8, 8, 1)), _pick_images, latent_dim=3, batch_size=40)
+    key = jax.random.key(6)
+    g, _ = game.init(key)
+    d = {"w": jax.random.normal(jax.random.key(2), (8, 8, 1)), "b": jnp.asarray(-0.2)}
+    real = _pick_images(jax.random.fold_in(key, 0), 40)  # the documented key of the real batch
+    fake = gen.apply(g, jax.random.normal(jax.random.fold_in(key, 1), (40, 3)))
+    logit = lambda x: jnp.tensordot(x, d["w"], axes=3) + d["b"]  # noqa: E731
+    expected = jnp.mean(jax.nn.log_sigmoid(logit(real))) + jnp.mean(jax.nn.log_sigmoid(-logit(fake)))
+    assert float(jax.jit(game.value)(g, d, key)) == pytest.approx(float(expected), rel=1e-5)
+
+
+def _shifted_normal(centre):
+    return lambda key, n: jnp.reshape(centre, (1, -1)) + jax.random.normal(key, (n, 2))
+
+
+def test_games_with_equal_sampler_functions_are_equal_and_share_a_compilation():
+    from minimax import driver
+
+    make = lambda data: games.gan(G, D, data, latent_dim=2, batch_size=16)  # noqa: E731
+    sampler = _shifted_normal(jnp.zeros(2))
+    assert make(sampler) == make(sampler) and hash(make(sampler)) == hash(make(sampler))
+    # two closures with the same code over equal arrays describe the same sampler; other arrays, another one
+    a, b = make(_shifted_normal(jnp.array([1.0, 2.0]))), make(_shifted_normal(jnp.array([1.0, 2.0])))
+    assert a == b and hash(a) == hash(b)
+    assert a != make(_shifted_normal(jnp.array([1.0, 3.0])))
+    assert make(jnp.arange(12.0).reshape(6, 2)) == make(jnp.arange(12.0).reshape(6, 2))
+    solver = mm.simultaneous_gda(optax.sgd(1e-2))
+    mm.run(a, solver, steps=3, key=jax.random.key(0))
+    before = driver._run_compiled._cache_size()
+    res = mm.run(b, solver, steps=3, key=jax.random.key(1))
+    assert driver._run_compiled._cache_size() == before
+    assert bool(jnp.all(jnp.isfinite(res.trace["value"])))
+
+
 # -- the optimal discriminator for 1-D Gaussians ------------------------------------------------------------------
 def _jsd(p, q):
     m = lambda x: 0.5 * (p(x) + q(x))  # noqa: E731
@@ -323,6 +388,15 @@ G, D = games.mlp([2, 8, 2]), games.mlp([2, 8, 1])
     (dict(discriminator=games.mlp([2, 8, 2])), ValueError, "discriminator: must return one logit"),
     (dict(discriminator=games.mlp([3, 8, 1])), ValueError, "discriminator: apply"),
     (dict(generator=(lambda: None, G.apply)), ValueError, "generator: init"),
+    (dict(data=jnp.zeros((0, 8, 8, 1))), ValueError, r"data: expected an \(N, dim\) array"),
+    (dict(data=jnp.zeros((5, 8, 8, 1))), ValueError, "generator: produces samples of shape"),
+    (dict(data=lambda key: jnp.zeros((16, 2))), ValueError, r"data: sample\(key, 16\) failed: TypeError"),
+    (dict(data=lambda key, n: (jnp.zeros((n, 2)), jnp.zeros(n))), TypeError, "data: .* one array of samples"),
+    (dict(data=lambda key, n: None), TypeError, "data: .* one array of samples"),
+    (dict(data=lambda key, n: jnp.zeros(n)), ValueError, r"data: .* shape \(16, dim\)"),
+    (dict(data=lambda key, n: jnp.zeros((n + 1, 2))), ValueError, r"data: .* got float32\[17, 2\]"),
+    (dict(data=lambda key, n: jnp.zeros((n, 2), jnp.int32)), ValueError, "data: .* floating-point"),
+    (dict(data=lambda key, n: "ring"), ValueError, "data: sample"),
 ])
 def test_bad_arguments_are_refused_with_their_name(kwargs, error, match):
     args = dict(generator=G, discriminator=D, data=RING, latent_dim=2, batch_size=16)
@@ -342,6 +416,88 @@ def test_bad_arguments_are_refused_with_their_name(kwargs, error, match):
 def test_bad_network_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# -- convolutional players --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_players_shapes_and_init_scale(channels):
+    gen, disc = games.dcgan_generator(5, channels, width=8), games.dcgan_discriminator(channels, width=8)
+    g, d = jax.eval_shape(gen.init, jax.random.key(0)), jax.eval_shape(disc.init, jax.random.key(0))
+    assert {k: v["w"].shape for k, v in g.items()} == {
+        "dense": (5, 256), "up": (4, 4, 16, 8), "out": (3, 3, 8, channels)}
+    assert {k: v["w"].shape for k, v in d.items()} == {
+        "conv1": (4, 4, channels, 8), "conv2": (4, 4, 8, 16), "dense": (64, 1)}
+    images = jax.eval_shape(gen.apply, g, jax.ShapeDtypeStruct((7, 5), jnp.float32))
+    assert images.shape == (7, 8, 8, channels)
+    assert jax.eval_shape(disc.apply, d, images).shape == (7,)
+    if channels == 1:
+        w = disc.init(jax.random.key(1))["conv2"]["w"]
+        assert float(jnp.std(w)) == pytest.approx(1 / math.sqrt(4 * 4 * 8), rel=0.1)  # LeCun normal
+
+
+def test_dcgan_players_images_in_range_and_every_weight_gets_a_gradient():
+    gen, disc = games.dcgan_generator(5, 3, width=8), games.dcgan_discriminator(3, width=8)
+    data = jax.random.uniform(jax.random.key(3), (20, 8, 8, 3), minval=-1, maxval=1)
+    game = games.gan(gen, disc, data, latent_dim=5, batch_size=8)
+    g, d = game.init(jax.random.key(0))
+
+    @jax.jit
+    def check(g, d, key):
+        images = gen.apply(g, 10 * jax.random.normal(key, (7, 5)))
+        return images, game.vector_field(g, d, key)
+
+    images, (gx, gy) = check(g, d, jax.random.key(4))
+    assert images.shape == (7, 8, 8, 3) and float(jnp.max(jnp.abs(images))) <= 1.0
+    norms = [float(jnp.linalg.norm(leaf)) for leaf in jax.tree.leaves((gx, gy)) if leaf.ndim > 1]
+    assert len(norms) == 6 and all(0 < n < float("inf") for n in norms)
+
+
+def test_dcgan_float64(x64):
+    gen, disc = games.dcgan_generator(4), games.dcgan_discriminator()
+    g, d = jax.eval_shape(gen.init, jax.random.key(0)), jax.eval_shape(disc.init, jax.random.key(1))
+    assert all(leaf.dtype == jnp.float64 for leaf in jax.tree.leaves((g, d)))
+    assert jax.eval_shape(lambda g, d: disc.apply(d, gen.apply(g, jnp.ones((2, 4)))), g, d).dtype == jnp.float64
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: games.dcgan_generator(0), ValueError, "latent_dim"),
+    (lambda: games.dcgan_generator(4, channels=2.0), TypeError, "channels"),
+    (lambda: games.dcgan_generator(4, width=-1), ValueError, "width"),
+    (lambda: games.dcgan_generator(4, dtype=jnp.int32), TypeError, "dtype"),
+    (lambda: games.dcgan_discriminator(channels=0), ValueError, "channels"),
+    (lambda: games.dcgan_discriminator(slope=1.5), ValueError, "slope"),
+    (lambda: games.gan(games.dcgan_generator(4), games.dcgan_discriminator(channels=3), IMAGES, latent_dim=4,
+                       batch_size=8), ValueError, r"discriminator: apply.*\(n, 8, 8, 3\)"),
+    (lambda: games.gan(games.dcgan_generator(4), games.dcgan_discriminator(), IMAGES, latent_dim=3,
+                       batch_size=8), ValueError, r"generator: apply.*\(n, 4\)"),
+])
+def test_bad_dcgan_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_an_equinox_convolution_plugs_in_for_images():
+    eqx = pytest.importorskip("equinox")
+
+    def eqx_discriminator():
+        def build(key):
+            k1, k2 = jax.random.split(key)
+            return (eqx.nn.Conv2d(1, 4, 3, stride=2, padding=1, key=k1), eqx.nn.Linear(4 * 4 * 4, 1, key=k2))
+
+        static = eqx.partition(build(jax.random.key(0)), eqx.is_array)[1]
+
+        def apply(p, x):  # equinox convolutions are channels-first and unbatched
+            conv, lin = eqx.combine(p, static)
+            one = lambda im: lin(jax.nn.relu(conv(jnp.moveaxis(im, -1, 0))).reshape(-1))[0]  # noqa: E731
+            return jax.vmap(one)(x)
+
+        return lambda key: eqx.partition(build(key), eqx.is_array)[0], apply
+
+    game = games.gan(games.dcgan_generator(4, width=4), eqx_discriminator(), IMAGES, latent_dim=4, batch_size=8)
+    g, d = game.init(jax.random.key(0))
+    (v, _), (gx, gy) = jax.jit(game.losses_and_vector_field)(g, d, jax.random.key(1))
+    assert math.isfinite(float(v)) and type(gy[0]).__name__ == "Conv2d"
+    assert float(jnp.linalg.norm(gy[0].weight)) > 0
 
 
 def test_mlp_shapes_init_scale_and_dtype():
