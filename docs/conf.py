@@ -33,7 +33,7 @@ add_module_names = False  # objects are documented under their public names (min
 
 # Every cross-reference must resolve (CI builds with -W), except to libraries this build does not link to.
 nitpicky = True
-nitpick_ignore_regex = [("py:.*", r"(jax|jaxlib|jnp|np|numpy|optax|chex|matplotlib)\..*")]
+nitpick_ignore_regex = [("py:.*", r"(jax|jaxlib|jnp|np|numpy|optax|chex|matplotlib|os|pathlib)\..*")]
 
 # README's pages keep the README's heading levels ("###" under a page title), which docutils nests correctly.
 suppress_warnings = ["myst.header"]

@@ -51,7 +51,8 @@ __all__ = [
     "STACKED_SAMPLES",
 ]
 
-#: Bumped whenever the network, its training or the file layout changes: old cache files are then ignored.
+#: The cache files' format, bumped whenever the network, its training or the file layout changes (old cache files
+#: are then ignored).
 FORMAT_VERSION = 1
 
 #: The classifier and its training. 3 x 3 convolutions to ``width`` maps (stride 1) and ``2 width`` maps (stride 2,
@@ -67,7 +68,7 @@ SETTINGS = types.MappingProxyType({
     "max_shift": 1,
 })
 
-#: Generated samples per evaluation in the stacked-MNIST protocol: VEEGAN (Srivastava et al. 2017) and PacGAN
+#: Generated samples per evaluation in the stacked-MNIST protocol, as VEEGAN (Srivastava et al. 2017) and PacGAN
 #: (Lin et al. 2018) count modes over 26 000 samples.
 STACKED_SAMPLES = 26_000
 

@@ -61,13 +61,16 @@ def _resolve(dotted):
 
 def test_the_reference_documents_every_public_name():
     import games
+    import games.datasets
+    import games.digit_metrics
     import games.mixtures
     import minimax
     import minimax.plot
 
     documented = {name for _, name in _documented()}
     public = ([f"minimax.{n}" for n in minimax.__all__] + [f"games.{n}" for n in games.__all__]
-              + [f"games.mixtures.{n}" for n in games.mixtures.__all__]
+              + [f"games.{m}.{n}" for m in ("mixtures", "datasets", "digit_metrics")
+                 for n in getattr(games, m).__all__]
               + [f"minimax.plot.{n}" for n in minimax.plot.__all__] + ["minimax.progress.ProgressBar"])
     assert [n for n in public if n not in documented] == []
 
