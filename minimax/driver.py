@@ -63,12 +63,15 @@ class Result(NamedTuple):
         losses), ``grad_norm`` and ``residual`` come for free from the solver's own evaluation at z_t when it
         makes one (:attr:`minimax.Solver.observing_step`): simultaneous GDA, extragradient (its first
         evaluation), optimistic GDA, consensus, SGA, CGD, proximal point (its first fixed-point iteration) and
-        lookahead around any of these, and the entropic versions. Alternating GDA evaluates its two gradients at
-        different points (x's at (x_t, y_t), y's at (x_{t+1}, y_t)) and past extragradient at the extrapolated
-        point, so for them, and for any solver without ``observing_step``, the driver evaluates the losses and
-        the field at z_t itself: one more evaluation per record. The final record is always evaluated on its
-        own. For a stochastic game a free metric uses the step's own sample (key ``fold_in(fold_in(key, 1),
-        t)``, folded with 0 for extragradient's first evaluation); an evaluated one, and ``gap`` and the user
+        lookahead around any of these, the entropic versions, and the newer solvers (Hamiltonian descent, EG+, LA,
+        LOLA, SOS, EAG-C/V, FEG, follow-the-ridge; unrolled with ``unroll=0``). Alternating GDA evaluates its two
+        gradients at different points (x's at (x_t, y_t), y's at (x_{t+1}, y_t)), past extragradient at the
+        extrapolated point and unrolled (``unroll >= 1``) x's gradient at y's unrolled response, so for them, and
+        for any solver without ``observing_step``, the driver evaluates the losses and the field at z_t itself:
+        one more evaluation per record. The final record comes from one more pass of the step whose update is
+        discarded (the loop compiles one copy of the step; a run costs ``steps + 1`` steps' evaluations). For a
+        stochastic game a free metric uses the step's own sample (key ``fold_in(fold_in(key, 1), t)``, folded
+        with 0 for extragradient's first evaluation); an evaluated one, and ``gap`` and the user
         ``metrics``, the metrics key ``fold_in(fold_in(key, 2), t)``.
       x_avg: the running average of x over the iterates after steps 1..t.
       y_avg: the running average of y.
@@ -663,16 +666,6 @@ def _first_nonfinite(trace: dict) -> dict:
 
 def _untimed(rec: dict) -> dict:
     return {k: v for k, v in rec.items() if k not in _NOT_SUMMARISED}
-
-
-def _stack(parts) -> dict:
-    """Single records and stacked blocks of records, in order, as one stacked trace."""
-    single = parts[-1]  # the final record, never stacked
-    out = {}
-    for name in single:
-        pieces = [p[name] if jnp.ndim(p[name]) > jnp.ndim(single[name]) else p[name][None] for p in parts]
-        out[name] = jnp.concatenate(pieces)
-    return out
 
 
 # -- the public entry point ---------------------------------------------------------------------------------------
