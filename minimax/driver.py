@@ -129,7 +129,7 @@ class _Carry(NamedTuple):
 
 
 # -- checks before tracing ----------------------------------------------------------------------------------------
-def _as_arrays(tree, name):
+def _as_arrays(tree, name, check: bool = True):
     """``tree`` with every leaf a floating-point array: integer leaves are promoted to the default float dtype
     (float32, or float64 under ``jax_enable_x64``); concrete leaves must be finite."""
     float_dtype = jnp.result_type(float)
@@ -148,12 +148,26 @@ def _as_arrays(tree, name):
         return arr
 
     tree = jax.tree.map(conv, tree)
-    if _is_concrete(tree) and not _surely_finite(tree):
+    if check:
+        _check_finite_start({name: tree})
+    return tree
+
+
+def _check_finite_start(trees: dict) -> None:
+    """Raises a ValueError naming the first of ``{name: tree}`` with a non-finite entry; one compiled check for all."""
+    if not _is_concrete(trees) or _surely_finite(trees):
+        return
+    for name, tree in trees.items():
         for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
             if not bool(jnp.all(jnp.isfinite(leaf))):
                 where = f" {jax.tree_util.keystr(path)}" if path else ""
                 raise ValueError(f"{name}:{where} has non-finite entries (NaN or inf); expected a finite start")
-    return tree
+
+
+@functools.lru_cache(maxsize=1)
+def _default_key():
+    """``jax.random.key(0)``, built once: keys are immutable, and building one costs a tenth of a cached call."""
+    return jax.random.key(0)
 
 
 # One compiled reduction over every leaf (per tree structure), instead of an eager check per leaf.
@@ -258,9 +272,8 @@ def check_point(game: Game, x, y, key, *, names: tuple = ("x0", "y0")) -> None:
     built on top of it.
     """
     if _is_concrete((x, y, key)):
-        args = (_abstract_weak(x), _abstract_weak(y), _abstract_weak(key))
-        flat, treedef = jax.tree.flatten(args)
-        _check_point_cached(game, treedef, tuple(flat), names)
+        treedef, flat = _signature((x, y, key))
+        _check_point_cached(game, treedef, flat, names)
     else:
         _check_point_abstract(game, x, y, key, names)
     for name, point, (field, constraint) in ((names[0], x, ("x_constraint", game.x_constraint)),
@@ -280,7 +293,7 @@ def check_point(game: Game, x, y, key, *, names: tuple = ("x0", "y0")) -> None:
 def _check_point_cached(game, treedef, flat, names=("x0", "y0")) -> None:
     """The shape checks of :func:`check_point`, once per game and shapes: they trace the game's functions, which
     costs milliseconds for a network game, more than a cached run of a small one."""
-    _check_point_abstract(game, *jax.tree.unflatten(treedef, flat), names)
+    _check_point_abstract(game, *_structs(treedef, flat), names)
 
 
 def _check_point_abstract(game: Game, x, y, key, names=("x0", "y0")) -> None:
@@ -366,12 +379,38 @@ def check_solver_step(game: Game, solver: Solver, x, y, key, metrics: Optional[M
 
 
 def _check_solver_step(game: Game, solver: Solver, x, y, key, metric_items=()) -> None:
-    args = (_abstract_weak(x, promote=True), _abstract_weak(y, promote=True), _abstract_weak(key))
     if _is_concrete((x, y, key)):
-        flat, treedef = jax.tree.flatten(args)
-        _check_solver_step_cached(game, solver, metric_items, treedef, tuple(flat))
+        # The players' integer leaves are promoted to floats as run promotes them; a legacy uint32 key is not.
+        treedef, flat = _signature((x, y, key), promote=(True, True, False))
+        _check_solver_step_cached(game, solver, metric_items, treedef, flat)
     else:
+        args = (_abstract_weak(x, promote=True), _abstract_weak(y, promote=True), _abstract_weak(key))
         _check_solver_step_abstract(game, solver, metric_items, *args)
+
+
+def _signature(tree, promote=False):
+    """(treedef, ((shape, dtype, weak type), ...)) of ``tree``: the hashable key of the cached checks, built without
+    a ShapeDtypeStruct per leaf (a cached call of a small game spends most of its host time on such things). With
+    ``promote`` (a bool, or one per top-level item of a tuple ``tree``) integer leaves are described as floats."""
+    if isinstance(promote, tuple):
+        flags = [p for item, p in zip(tree, promote) for _ in jax.tree.leaves(item)]
+    else:
+        flags = None
+    leaves, treedef = jax.tree.flatten(tree)
+    out = []
+    for i, a in enumerate(leaves):
+        if isinstance(a, jax.Array):
+            shape, dtype, weak = a.shape, a.dtype, getattr(a, "weak_type", False)
+        else:
+            shape, dtype, weak = tuple(jnp.shape(a)), jnp.result_type(a), False
+        if (flags[i] if flags is not None else promote) and getattr(dtype, "kind", None) in ("i", "u"):
+            dtype = jnp.result_type(float)
+        out.append((shape, dtype, weak))
+    return treedef, tuple(out)
+
+
+def _structs(treedef, flat):
+    return jax.tree.unflatten(treedef, [jax.ShapeDtypeStruct(s, d, weak_type=w) for s, d, w in flat])
 
 
 def _abstract_weak(tree, promote: bool = False):
@@ -409,7 +448,7 @@ class _BySkeleton:
 
 @functools.lru_cache(maxsize=256)
 def _check_solver_step_by_skeleton(game, keyed: _BySkeleton, metric_items, treedef, flat) -> None:
-    _check_solver_step_abstract(game, keyed.solver, metric_items, *jax.tree.unflatten(treedef, flat))
+    _check_solver_step_abstract(game, keyed.solver, metric_items, *_structs(treedef, flat))
 
 
 def _check_solver_step_abstract(game: Game, solver: Solver, metric_items, x, y, key) -> None:
@@ -780,8 +819,9 @@ def run(
     if key is None:
         if game.stochastic:
             raise ValueError(f"key: the game {game.name!r} is stochastic, so run needs a key (jax.random.key(0))")
-        key = jax.random.key(0)
-    x0, y0 = _as_arrays(x0, "x0"), _as_arrays(y0, "y0")
+        key = _default_key()
+    x0, y0 = _as_arrays(x0, "x0", check=False), _as_arrays(y0, "y0", check=False)
+    _check_finite_start({"x0": x0, "y0": y0})
     check_point(game, x0, y0, key)
     _check_entropic_start(solver, x0, y0)
     _check_solver_step(game, solver, x0, y0, key, metric_items)
