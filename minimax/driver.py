@@ -585,7 +585,7 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     carry = _Carry(x0, y0, state0, x0, y0, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32), ckpt,
                    None if ema is None else (x0, y0))
 
-    def advance(c: _Carry, x, y, state, active) -> _Carry:
+    def advance(c: _Carry, x, y, state, i, active) -> _Carry:
         # Once a run has diverged it keeps its carry. A select rather than a lax.cond: under vmap a cond becomes a
         # select of both branches anyway, and combined with the finiteness select it made vmapped runs 5x slower
         # on CPU; unbatched, the step is computed and discarded after divergence, which changes no result.
@@ -594,14 +594,16 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
         if max_norm is not None:
             ok = ok & (_tree.norm((x, y)) <= max_norm)
         alive = c.diverged_step < 0
-        t = c.t + 1
+        # The step count is the pass i + 1 while the run is alive, so the carry holds no counter of its own (one
+        # kernel fewer per step on a toy game); Result.steps_completed is derived from diverged_step at the end.
+        t = i + 1
         x_avg = jax.tree.map(lambda a, v: a + (v - a) / t.astype(a.dtype), c.x_avg, x)
         y_avg = jax.tree.map(lambda a, v: a + (v - a) / t.astype(a.dtype), c.y_avg, y)
         averages = None
         if c.ema is not None:
             decay = lambda e, v: ema * e + (1 - ema) * v  # noqa: E731
             averages = (jax.tree.map(decay, c.ema[0], x), jax.tree.map(decay, c.ema[1], y))
-        new = _Carry(x, y, state, x_avg, y_avg, t, c.diverged_step, None, averages)
+        new = _Carry(x, y, state, x_avg, y_avg, c.t, c.diverged_step, None, averages)
         held = c._replace(diverged_step=jnp.where(alive & active, t, c.diverged_step), ckpt=None)
         out = _tree.where(ok & alive & active, new, held)
         if c.ckpt is not None:  # every step writes: into its slot at a checkpoint, else into the scratch slot
@@ -614,10 +616,10 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     def observe(c: _Carry, step, obs=None) -> dict:
         return _record(game, solver, metric_items, c, step, jax.random.fold_in(k_metrics, step), obs)
 
-    def solver_step(c: _Carry):
-        """One step from ``c`` and, when the solver hands it over (:attr:`Solver.observing_step`), what it
-        computed at ``c``."""
-        k = jax.random.fold_in(k_steps, c.t)
+    def solver_step(c: _Carry, i):
+        """One step from ``c`` (pass ``i``) and, when the solver hands it over (:attr:`Solver.observing_step`),
+        what it computed at ``c``."""
+        k = jax.random.fold_in(k_steps, i)
         if solver.observing_step is not None:
             return solver.observing_step(game, c.x, c.y, c.state, k)
         return (*solver.step(game, c.x, c.y, c.state, k), None)
@@ -631,7 +633,8 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
     n_blocks, rest = divmod(steps, r)
     at = np.concatenate([np.arange(n_blocks) * r, [n_blocks * r] if rest else [], [steps]]).astype(np.int32)
     n_slots = len(at)
-    abstract_rec = jax.eval_shape(lambda c: _untimed(observe(c, 0, solver_step(c)[3])), carry)
+    abstract_rec = jax.eval_shape(lambda c: _untimed(observe(c, 0, solver_step(c, jnp.zeros((), jnp.int32))[3])),
+                                  carry)
     trace_buf = {k: jnp.zeros((n_slots + 1, *v.shape), v.dtype) for k, v in abstract_rec.items()}  # +1: scratch
     summ = _summary_empty(abstract_rec) if summary_every else None
 
@@ -648,24 +651,26 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
 
     def body(cs, _):
         c, i, buf, summ = cs
-        x, y, state, obs = solver_step(c)
+        x, y, state, obs = solver_step(c, i)
         if r == 1:  # every pass records: the records are the scan's outputs
             rec = observe(c, i, obs)
             if progress is not None:
                 jax.debug.callback(progress, i, steps)
-            return (advance(c, x, y, state, i < steps), i + 1, None, _summary_update(summ, rec)), _untimed(rec)
+            return (advance(c, x, y, state, i, i < steps), i + 1, None, _summary_update(summ, rec)), _untimed(rec)
         else:
             is_rec = (i % r == 0) | (i == steps)
             taken = is_rec | ((i % r) % g == 0) if summ is not None else is_rec
             buf, summ = jax.lax.cond(taken, lambda o: take(c, o, i, is_rec, buf, summ),
                                      lambda o: (buf, summ), obs)
-        return (advance(c, x, y, state, i < steps), i + 1, buf, summ), None
+        return (advance(c, x, y, state, i, i < steps), i + 1, buf, summ), None
 
     if r == 1:
         trace_buf = None
     (carry, _, trace_buf, summ), ys = jax.lax.scan(body, (carry, jnp.zeros((), jnp.int32), trace_buf, summ),
                                                    length=steps + 1)
     stacked = ys if r == 1 else {k: b[:n_slots] for k, b in trace_buf.items()}
+    steps_done = jnp.where(carry.diverged_step >= 0, carry.diverged_step - 1, steps).astype(jnp.int32)
+    carry = carry._replace(t=steps_done)
     # The step and gradient-evaluation columns are known without the loop writing them at every record: step t
     # saw min(t, steps completed) steps (the count stops at a divergence).
     dtype = stacked["grad_norm"].dtype
