@@ -77,8 +77,10 @@ def _widths(n: int) -> list[float]:
 
 # Dash patterns and markers by drawing order: a curve drawn over another one (two solvers that follow the same
 # path) keeps the lower one visible through its gaps, and its markers tell the two apart.
-_DASHES = ("-", (0, (5, 2)), (0, (1.5, 1.5)), (0, (6, 2, 1.5, 2)), (0, (3, 3)), (0, (8, 3)))
+_DASHES = ("-", "--", ":", "-.", (0, (8, 2, 1.5, 2, 1.5, 2)), (0, (10, 3)))
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+# Markers along a path: none of start (circle), end (square) or leaving the frame (cross).
+_PATH_MARKERS = ("^", "D", "v", "P", "<", ">", "h", "*")
 
 
 def _darker(color: str, amount: float) -> str:
@@ -313,7 +315,7 @@ def phase_portrait(
     left = False
     for i, ((label, zs), lw) in enumerate(zip(paths.items(), _widths(len(paths)))):
         color = solver_color(label, i)
-        dash, marker = _DASHES[i % len(_DASHES)], _MARKERS[(i + 1) % len(_MARKERS)]
+        dash, marker = _DASHES[i % len(_DASHES)], _PATH_MARKERS[i % len(_PATH_MARKERS)]
         for k, z in enumerate(zs):
             first = k == 0
             width = lw if len(zs) == 1 else 0.7 * lw
@@ -436,7 +438,7 @@ def convergence(
             top = min(top, max(firsts) + np.log10(clip_above))
         top, bottom = (top + 0.5, bottom - 0.5) if top - bottom < 1e-9 else (top, bottom)
         span = top - bottom
-        lo, hi = bottom - 0.04 * span, top + 0.04 * span
+        lo, hi = max(bottom - 0.04 * span, -300.0), min(top + 0.04 * span, 300.0)  # float64 stays finite
     else:
         lo, hi, span = -1.0, 1.0, 2.0
 
@@ -682,6 +684,7 @@ def _draw_spectra(ax, spectra: Mapping[str, tuple], *, zoom: bool, legend: bool,
         top, half = window
         ax.set_xlim(top.real - half, top.real + half)
         ax.set_ylim(top.imag - half, top.imag + half)
+        ax.ticklabel_format(useOffset=False)  # 0.9995, not -0.0005 + 1
     else:
         r = max([1.15] + [float(np.max(np.abs(e))) * 1.1 for e, _ in spectra.values()])
         ax.set_xlim(-r, r)
@@ -801,7 +804,7 @@ def simplex_trajectories(
     from matplotlib.lines import Line2D
 
     def path_style(i, z):
-        return dict(ls=_DASHES[i % len(_DASHES)], marker=_MARKERS[(i + 1) % len(_MARKERS)], ms=4, mfc="white",
+        return dict(ls=_DASHES[i % len(_DASHES)], marker=_PATH_MARKERS[i % len(_PATH_MARKERS)], ms=4, mfc="white",
                     markevery=_marks(len(z), i, len(paths)))
 
     if n == m == 2:
@@ -919,7 +922,7 @@ def comparison_figures(game: Game, rows: Sequence[Mapping], *, seed: int = 0) ->
         # step size changes, once at the top left.
         k = len(step_sizes)
         mosaic = [["J" if i == 0 else ".", f"full{i}", f"zoom{i}"] for i in range(k)]
-        fig, axes = plt.subplot_mosaic(mosaic, figsize=(14.0, 4.6 * k), layout="constrained")
+        fig, axes = plt.subplot_mosaic(mosaic, figsize=(14.0, 0.4 + 4.0 * k), layout="constrained")
         jacobian_spectrum(game, ax=axes["J"])
         for i, lr in enumerate(step_sizes):
             spectra = _solver_spectra(game, {r["solver"]: r["factory"](lr) for r in rows if r["step_size"] == lr},
