@@ -362,7 +362,8 @@ def test_comparison_figures_draw_every_step_size(two_step_rows):
 
 
 def test_simplex_time_series_is_against_steps_and_lists_every_action():
-    game = games.matrix_game(jnp.array([[1.0, -1.0, 0.5, 0.0], [-1.0, 1.0, 0.0, 0.5]]))  # 2 actions for x, 4 for y
+    A = jnp.array([[1.0, -1.0, 1.0, -1.0], [-1.0, 1.0, -1.0, 1.0]])  # 2 actions for x, 4 for y; uniform play wins
+    game = games.matrix_game(A, equilibrium=(jnp.full(2, 0.5), jnp.full(4, 0.25)))
     z = np.tile(np.array([0.5, 0.5, 0.25, 0.25, 0.25, 0.25]), (2, 5, 1))  # 2 seeds, 5 records
     trace = {"z": z, "step": np.tile(np.arange(5) * 20, (2, 1))}
     names = (["up", "down"], ["a", "b", "c", "d"])
