@@ -166,8 +166,10 @@ def _check_finite_start(trees: dict) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _default_key():
-    """``jax.random.key(0)``, built once: keys are immutable, and building one costs a tenth of a cached call."""
-    return jax.random.key(0)
+    """``jax.random.key(0)``, built once: keys are immutable, and building one costs a tenth of a cached call.
+    Built as a concrete value even when the first caller is being traced (a cached tracer would leak)."""
+    with jax.ensure_compile_time_eval():
+        return jax.random.key(0)
 
 
 # One compiled reduction over every leaf (per tree structure), instead of an eager check per leaf.

@@ -288,3 +288,12 @@ def test_run_inside_a_users_jit_accepts_a_concrete_start_captured_from_outside()
     solver = mm.extragradient(optax.sgd(0.1))
     inside = jax.jit(lambda k: mm.run(game, solver, steps=7, key=k, x0=x0, y0=y0).x)(jax.random.key(0))
     np.testing.assert_array_equal(inside, mm.run(game, solver, steps=7, key=jax.random.key(0), x0=x0, y0=y0).x)
+
+
+def test_the_default_key_built_under_a_trace_does_not_leak():
+    driver._default_key.cache_clear()  # the first run without a key is traced: the cached key must be concrete
+    game, solver = games.bilinear(A), mm.extragradient(optax.sgd(0.1))
+    start = jnp.array([[1.0, -0.5], [0.3, 0.2]])
+    batched = jax.vmap(lambda x: mm.run(game, solver, steps=4, x0=x, y0=x).x)(start)
+    eager = mm.run(game, solver, steps=4, x0=start[1], y0=start[1]).x
+    np.testing.assert_allclose(batched[1], eager, rtol=1e-6)
