@@ -233,3 +233,21 @@ def test_compare_knows_the_anchored_and_ridge_solvers():
     rows = mm.compare(game, names, step_sizes=[0.1], steps=400, seeds=2)
     assert [r["solver"] for r in rows] == names
     assert all(np.isfinite(r["final"]) for r in rows)
+
+
+@pytest.mark.parametrize("name", ["hamiltonian", "extragradient_plus", "look_ahead", "lola", "sos",
+                                  "anchored_extragradient", "anchored_extragradient_varying", "fast_extragradient",
+                                  "follow_the_ridge", "unrolled"])
+def test_the_spectral_radius_of_every_new_solver_is_its_dense_update_jacobians(name):
+    """mm.spectral_radius (matrix-free) against the eigenvalues of the dense Jacobian of the update map, memory
+    (optimizer state, anchors, EAG-V's step) included, on a strongly monotone quadratic game at its equilibrium."""
+    from minimax.compare import SOLVERS
+
+    with jax.enable_x64(True):
+        game, _ = _strongly_monotone(np.random.default_rng(11), n=2)
+        solver = SOLVERS[name](0.05)
+        zero = (jnp.zeros(2), jnp.zeros(2))
+        dense = np.max(np.abs(np.linalg.eigvals(np.asarray(mm.update_jacobian(game, solver, *zero)))))
+        radius = float(mm.spectral_radius(game, solver, *zero))
+        assert np.isfinite(radius)
+        assert radius == pytest.approx(dense, rel=1e-6, abs=1e-9)
