@@ -117,14 +117,16 @@ def mode_metrics(samples: jax.Array, mixture: Mixture, *, threshold: float = 3.0
       threshold: high quality means within ``threshold * std`` of the nearest mode.
 
     Returns:
-      ``{"modes": int array, "high_quality": fraction, "reverse_kl": KL(mode histogram || uniform)}`` as JAX
-      scalars (jittable and vmappable). With no high-quality sample the reverse KL is ``inf``.
+      ``{"modes": modes covered, "high_quality": fraction, "reverse_kl": KL(mode histogram || uniform)}``: a Python
+      int and two Python floats when called on concrete samples; JAX scalars under tracing (``jit``, ``vmap``, the
+      ``metrics`` of ``mm.run``), so the function stays jittable and vmappable. With no high-quality sample the
+      reverse KL is ``inf``.
 
     Example:
       >>> import jax, games
       >>> ring = games.mixtures.ring()
       >>> m = games.mixtures.mode_metrics(ring.sample(jax.random.key(0), 2500), ring)
-      >>> int(m["modes"]), round(float(m["high_quality"]), 2)
+      >>> m["modes"], round(m["high_quality"], 2)
       (8, 0.99)
     """
     if not isinstance(mixture, Mixture):
@@ -136,6 +138,15 @@ def mode_metrics(samples: jax.Array, mixture: Mixture, *, threshold: float = 3.0
         samples = samples.astype(jnp.result_type(float))
     if samples.ndim != 2 or samples.shape[1] != mixture.dim or samples.shape[0] < 1:
         raise ValueError(f"samples: expected shape (n, {mixture.dim}), got {samples.shape}")
+    out = _mode_metrics(samples, mixture, threshold)
+    if any(isinstance(v, jax.core.Tracer) for v in out.values()):
+        return out
+    return {"modes": int(out["modes"]), "high_quality": float(out["high_quality"]),
+            "reverse_kl": float(out["reverse_kl"])}
+
+
+def _mode_metrics(samples: jax.Array, mixture: Mixture, threshold: float) -> dict:
+    """:func:`mode_metrics` on checked arguments, as JAX scalars."""
     means = mixture.means.astype(samples.dtype)
     dist = jnp.sqrt(jnp.sum((samples[:, None, :] - means[None, :, :]) ** 2, axis=-1))
     nearest = jnp.argmin(dist, axis=1)

@@ -132,7 +132,22 @@ def test_float64(x64):
     ring = mixtures.ring()
     x = ring.sample(jax.random.key(0), 10)
     assert ring.means.dtype == jnp.float64 and x.dtype == jnp.float64
-    assert mixtures.mode_metrics(x, ring)["high_quality"].dtype == jnp.float64
+    assert _metrics(x, ring)["high_quality"].dtype == jnp.float64
+    assert type(mixtures.mode_metrics(x, ring)["high_quality"]) is float
+
+
+def test_mode_metrics_are_python_numbers_when_concrete_and_arrays_when_traced():
+    ring = RING
+    m = mixtures.mode_metrics(ring.sample(jax.random.key(0), 200), ring)
+    assert [type(m[k]) for k in ("modes", "high_quality", "reverse_kl")] == [int, float, float]
+    assert m["modes"] == 8 and 0.9 < m["high_quality"] <= 1.0 and 0.0 <= m["reverse_kl"] < 0.1
+    assert mixtures.mode_metrics(ring.means + 1.0, ring)["reverse_kl"] == math.inf  # no high-quality sample
+    jitted = _metrics(ring.sample(jax.random.key(0), 200), ring)
+    assert isinstance(jitted["modes"], jax.Array) and int(jitted["modes"]) == m["modes"]
+    assert float(jitted["high_quality"]) == m["high_quality"]
+    keys = jax.random.split(jax.random.key(0), 3)
+    batched = jax.vmap(lambda k: mixtures.mode_metrics(ring.sample(k, 200), ring))(keys)
+    assert batched["modes"].shape == (3,) and batched["high_quality"].shape == (3,)
 
 
 @pytest.mark.parametrize("call, match", [
