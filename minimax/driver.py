@@ -753,7 +753,9 @@ def run(
       max_norm: also treat ``||(x, y)|| > max_norm`` as divergence (e.g. ``1e6``).
       on_divergence: ``"warn"`` (default), ``"raise"`` (:class:`DivergenceError`) or ``"ignore"``. Only
         possible outside ``jit``/``vmap``; inside them read ``Result.diverged_step``.
-      progress: ``progress(step, steps)`` called from the compiled loop at every record (e.g. a progress bar).
+      progress: ``progress(step, steps)`` called from the compiled loop at every record (e.g. a progress bar);
+        ``True`` draws the library's :class:`minimax.progress.ProgressBar` on standard error (it appears once a run
+        has taken over 1.5 s).
       summary_every: also keep running min, max, mean, argmin and argmax of every metric in ``Result.summary``,
         in constant memory (nothing is stacked), over the iterates at every record and every this many steps
         after each record. When it divides ``record_every`` (or with ``record_every=None``) these are step 0,
@@ -805,8 +807,17 @@ def run(
         raise ValueError(f"on_divergence: expected 'warn', 'raise' or 'ignore', got {on_divergence!r}")
     if max_norm is not None and not (isinstance(max_norm, numbers.Real) and max_norm > 0):
         raise ValueError(f"max_norm: expected a positive number or None, got {max_norm!r}")
+    bar = None
+    if progress is False:
+        progress = None
+    elif progress is True:  # the library's own bar, fed through one stable callback (a new one would recompile)
+        from minimax.progress import ProgressBar
+
+        bar = _BAR.bar = ProgressBar(game.name or "run")
+        progress = _BAR
     if progress is not None and not callable(progress):
-        raise TypeError(f"progress: expected a function of (step, steps), got {type(progress).__name__}")
+        raise TypeError(f"progress: expected True, False, None or a function of (step, steps), got "
+                        f"{type(progress).__name__}")
     metric_items = _checks.metric_items(metrics)
     check_solver_fits(game, solver)
 
@@ -843,8 +854,24 @@ def run(
         jax.block_until_ready(result)
         err = guard.errors[0]
         raise RuntimeError(f"progress: the callback raised {type(err).__name__}: {err}") from err
+    if bar is not None:
+        jax.block_until_ready(result)
+        bar.close()
     _report_divergence(result, on_divergence)
     return result
+
+
+class _CurrentBar:
+    """The callback behind ``progress=True``: forwards to the bar of the call in progress."""
+
+    bar = None
+
+    def __call__(self, step, steps):
+        if self.bar is not None:
+            self.bar(step, steps)
+
+
+_BAR = _CurrentBar()
 
 
 class _Guard:

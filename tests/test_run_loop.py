@@ -297,3 +297,21 @@ def test_the_default_key_built_under_a_trace_does_not_leak():
     batched = jax.vmap(lambda x: mm.run(game, solver, steps=4, x0=x, y0=x).x)(start)
     eager = mm.run(game, solver, steps=4, x0=start[1], y0=start[1]).x
     np.testing.assert_allclose(batched[1], eager, rtol=1e-6)
+
+
+def test_progress_true_draws_the_librarys_bar_and_compiles_once(monkeypatch, capsys):
+    from minimax import progress as progress_module
+
+    original = progress_module.ProgressBar.__init__  # drawn at once, so that the short run shows it
+    monkeypatch.setattr(progress_module.ProgressBar, "__init__",
+                        lambda self, label="", **kw: original(self, label, delay=0.0, interval=0.0))
+    game, solver = games.bilinear(A), mm.extragradient(optax.sgd(0.1))
+    start = dict(steps=50, x0=jnp.ones(2), y0=jnp.ones(2), record_every=10)
+    plain = mm.run(game, solver, **start)
+    before = driver._run_compiled._cache_size()
+    runs = [mm.run(game, solver, progress=True, **start) for _ in range(2)]
+    assert driver._run_compiled._cache_size() - before == 1  # one compilation for both bars
+    np.testing.assert_array_equal(runs[1].x, plain.x)
+    assert "50/50 100%" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="progress: expected True, False, None or a function"):
+        mm.run(game, solver, progress="yes", **start)
