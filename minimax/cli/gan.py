@@ -37,7 +37,7 @@ __all__ = ["Settings", "SOLVERS", "DATA", "IMAGE_DATA", "SCHEDULES", "build", "l
 
 
 #: Every solver of :data:`minimax.compare.SOLVERS`, as ``maker(optimizer, lr) -> Solver``: ``optimizer(lr)``
-#: builds each player's Adam (with the schedule), ``lr`` is the base step size. The solvers' own constants are
+#: builds each player's Adam (with the schedule; keyword options go to optax.adam), ``lr`` is the base step size. The solvers' own constants are
 #: compare's; the solvers that take a step size and no optimizer (proximal point, the anchored and fast
 #: extragradients, the multiplicative-weights family) get ``lr`` as a constant step size, without Adam.
 SOLVERS: dict[str, Callable] = {
@@ -56,7 +56,7 @@ SOLVERS: dict[str, Callable] = {
     "lola": lambda opt, lr: mm.lola(opt(lr), alpha=lr),
     "sos": lambda opt, lr: mm.sos(opt(lr), alpha=lr),
     "follow_the_ridge": lambda opt, lr: mm.follow_the_ridge(opt(lr)),
-    "unrolled": lambda opt, lr: mm.unrolled(opt(lr), unroll=5),
+    "unrolled": lambda opt, lr: mm.unrolled(opt(lr, eps_root=1e-8), unroll=5),  # finite through a zero gradient
 }
 _STEP_SIZE_ONLY = tuple(name for name in _COMPARE_SOLVERS if name not in SOLVERS)
 for _name in _STEP_SIZE_ONLY:
@@ -104,9 +104,9 @@ def learning_rate(lr: float, steps: int, schedule: str):
 def make_solver(settings: Settings) -> mm.Solver:
     """``settings.solver`` with Adam (``lr``, ``beta1``, ``beta2``, the schedule) for each player."""
 
-    def adam(lr):
+    def adam(lr, **options):
         return optax.adam(learning_rate(lr, settings.steps, settings.schedule), b1=settings.beta1,
-                          b2=settings.beta2)
+                          b2=settings.beta2, **options)
 
     return SOLVERS[settings.solver](adam, settings.lr)
 
