@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import time
 from typing import Callable, NamedTuple, Optional
 
@@ -215,13 +216,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "gan",
         help="train a GAN on a mixture of Gaussians or on 8x8 digits and report mode coverage",
-        description="Train a GAN (Adam per player) with one solver over one or more seeds, vmapped in one compiled "
+        description=textwrap.fill("Train a GAN (Adam per player) with one solver over one or more seeds, vmapped in one compiled "
         "loop. ring, grid: MLP players on the 8-ring or the 5x5 grid of Gaussians; prints modes covered, "
         "high-quality percentage and reverse KL (3-sigma protocol) and saves the samples and the decision surface. "
         "digits, stacked-digits: DCGAN players on scikit-learn's 8x8 digits (10 classes) or on three stacked digits "
         "(1000 modes; needs pip install \"minimax[images]\"); prints the modes covered and KL to uniform as the "
         "library's digit classifier labels the samples, and the Frechet distance to held-out images, and saves a "
-        "grid of samples. Compile time and training time are reported apart.",
+        "grid of samples. Compile time and training time are reported apart.", 100),
         epilog="examples:\n  minimax gan --data ring --solver extragradient --steps 20000\n"
         "  minimax gan --data digits --steps 2000 --seeds 4 --json runs.json\n"
         "  minimax gan --data stacked-digits --solver optimistic --r1 1 --eval-samples 5000",
@@ -229,9 +230,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--data", default=d.data,
                    help=f"data set: {', '.join((*DATA, *IMAGE_DATA))} (default: {d.data})")
+    entropic = ("mwu", "omwu", "mirror_prox")
     p.add_argument("--solver", default=d.solver,
                    help=f"solver, any of minimax compare's: {', '.join(SOLVERS)}; those without an optimizer "
-                   f"({', '.join(_STEP_SIZE_ONLY)}) take --lr as a constant step size (default: {d.solver})")
+                   f"({', '.join(n for n in _STEP_SIZE_ONLY if n not in entropic)}) take --lr as a constant step "
+                   f"size, and {', '.join(entropic)} (players on a simplex) are refused (default: {d.solver})")
     p.add_argument("--steps", type=int, default=d.steps, help=f"training steps (default: {d.steps})")
     p.add_argument("--seeds", type=int, default=1, metavar="N",
                    help="runs from seeds --seed, --seed + 1, ..., vmapped in one compiled call; the metrics are "
