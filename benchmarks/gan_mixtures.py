@@ -146,7 +146,8 @@ def save_figure(samples_by_cell, path):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="ring,grid", help="comma-separated data sets (ring, grid)")
-    p.add_argument("--solvers", default=",".join(SOLVERS), help="comma-separated solvers")
+    p.add_argument("--solvers", default="simultaneous,alternating,extragradient,optimistic",
+                   help="comma-separated solvers (any of minimax gan's)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--steps", default="10000", help="steps for every data set, or 'ring:N,grid:M'")
     p.add_argument("--records", type=int, default=20, help="trace records per run (mode metrics over training)")

@@ -1,5 +1,9 @@
 """``minimax gan`` on the command line, and the GAN plots."""
 
+import io
+import json
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,6 +62,15 @@ def test_gan_spectrum_every_prints_and_plots_the_spectra_along_the_run(tmp_path,
     (["--steps", "10", "--spectrum-every", "0"], "--spectrum-every"),
     (["--steps", "10", "--spectrum-every", "11"], "--spectrum-every"),
     (["--spectrum-every", "5", "--spectrum-k", "0"], "--spectrum-k"),
+    (["--r2", "-0.5"], "--r2"),
+    (["--seeds", "0"], "--seeds"),
+    (["--seed", str(2**63 - 1), "--seeds", "2"], "--seeds"),
+    (["--eval-samples", "1"], "--eval-samples"),
+    (["--solver", "mwu"], "--solver"),  # entropic: needs players on a simplex
+    (["--json", "/no/such/folder/runs.json"], "--json"),
+    (["--data", "digits", "--steps", "0"], "--steps"),
+    (["--data", "stacked-digits", "--latent-dim", "0"], "--latent-dim"),
+    (["--data", "digits", "--output", "grid.pdf"], "--output"),
 ])
 def test_bad_arguments_print_one_line_and_exit_2(argv, flag, capsys):
     assert main(["gan", *argv]) == 2
@@ -112,3 +125,120 @@ def test_plots_draw_samples_and_decision_surface():
         plot_samples(np.zeros((3, 1)), games.mixtures.gaussian_1d())
     with pytest.raises(ValueError, match="samples"):
         plot_samples(np.zeros((3, 3)), ring)
+
+
+def test_help_shows_the_default_of_every_option(capsys):
+    assert main(["gan", "--help"]) == 0
+    parser = gan_cli.add_parser(__import__("argparse").ArgumentParser().add_subparsers())
+    for action in parser._actions:
+        if action.dest != "help":
+            assert "(default: " in action.help, action.option_strings
+    text = capsys.readouterr().out
+    assert "digits, stacked-digits" in text and "--r2" in text and "--seeds" in text and "--json" in text
+
+
+def test_every_compare_solver_is_a_gan_solver():
+    from minimax.compare import SOLVERS as COMPARE
+
+    assert list(gan_cli.SOLVERS) == list(COMPARE)
+    for name in COMPARE:
+        solver = gan_cli.make_solver(gan_cli.Settings(solver=name, steps=10))
+        assert isinstance(solver, __import__("minimax").Solver)
+        assert (solver.geometry == "entropic") == (name in ("mwu", "omwu", "mirror_prox")), name
+
+
+def test_image_data_takes_the_dcgan_defaults():
+    args = __import__("minimax.cli", fromlist=["build_parser"]).build_parser().parse_args(["gan", "--data", "digits"])
+    settings = gan_cli.settings_from_args(args)
+    assert (settings.width, settings.latent_dim, settings.batch_size) == (16, 16, 64)
+    assert args.eval_samples == gan_cli.DIGITS_EVAL
+    args = __import__("minimax.cli", fromlist=["build_parser"]).build_parser().parse_args(
+        ["gan", "--data", "stacked-digits", "--width", "8"])
+    settings = gan_cli.settings_from_args(args)
+    assert (settings.width, settings.latent_dim) == (8, 16)
+    assert args.eval_samples == games.digit_metrics.STACKED_SAMPLES
+    args = __import__("minimax.cli", fromlist=["build_parser"]).build_parser().parse_args(["gan"])
+    settings = gan_cli.settings_from_args(args)
+    assert (settings.width, settings.latent_dim, settings.batch_size, args.eval_samples) == (128, 2, 512, 2500)
+
+
+@pytest.mark.parametrize("data", ["digits", "stacked-digits"])
+def test_missing_scikit_learn_names_the_extra_and_exits_2(data, monkeypatch, capsys):
+    import games.datasets as datasets
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    monkeypatch.setattr(datasets, "_raw_split", lambda: datasets._sklearn_digits())  # bypass the loaded split
+    assert main(["gan", "--data", data, "--steps", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"minimax gan: error: --data {data}:")
+    assert 'pip install "minimax[images]"' in err[0]
+
+
+def test_seeds_are_vmapped_and_json_reports_each_seed_and_the_times(tmp_path, capsys):
+    path = tmp_path / "runs.json"
+    code = main(["gan", "--data", "ring", "--solver", "past_extragradient", "--steps", "4", "--seeds", "2",
+                 "--seed", "5", "--batch-size", "8", "--width", "4", "--depth", "1", "--r2", "0.5",
+                 "--eval-samples", "100", "--output", "none", "--json", str(path)])
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert out.index("compiling 2 runs of 4 steps (vmapped over the seeds)") < out.index("compiled in")
+    assert "seeds 5..6" in out and "r2 0.5" in out and "by seed" in out and "ms a step for 2 seeds" in out
+    assert "\r" not in err  # not a terminal: no carriage returns
+    record = json.loads(path.read_text())
+    assert record["seeds"] == [5, 6] and [r["seed"] for r in record["runs"]] == [5, 6]
+    assert record["settings"]["r2"] == 0.5 and record["settings"]["solver"] == "past_extragradient"
+    assert record["compile_seconds"] > 0 and record["train_seconds"] > 0
+    assert record["seconds_per_step"] == pytest.approx(record["train_seconds"] / 4)
+    for run in record["runs"]:
+        assert 0 <= run["modes"] <= 8 and run["num_modes"] == 8 and run["steps_completed"] == 4
+        assert 0.0 <= run["high_quality"] <= 1.0
+    assert len({r["final_value"] for r in record["runs"]}) == 2  # two different seeds, two different runs
+
+
+def test_json_to_standard_output_moves_the_report_to_standard_error(capsys):
+    code = main(["gan", "--data", "grid", "--steps", "2", "--batch-size", "8", "--width", "4", "--depth", "1",
+                 "--eval-samples", "50", "--output", "none", "--json", "-", "--progress", "never"])
+    assert code == 0
+    out, err = capsys.readouterr()
+    record = json.loads(out)
+    assert record["runs"][0]["num_modes"] == 25 and record["eval_samples"] == 50
+    assert "modes covered" in err and "compile time" in err and "training time" in err
+
+
+def test_progress_bar_without_a_terminal_prints_a_line_every_tenth():
+    from minimax.progress import ProgressBar
+
+    log = io.StringIO()
+    bar = ProgressBar("training", delay=0.0, stream=log)
+    for step in range(0, 101):
+        bar(step, 100)
+        bar(step, 100)  # a vmapped run calls back once per seed with the same step
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 11
+    assert [int(line.split("]")[1].split("/")[0]) for line in lines] == list(range(0, 101, 10))
+    assert all(" eta " in line for line in lines)
+    tty = io.StringIO()
+    bar = ProgressBar("training", delay=0.0, interval=0.0, stream=tty, tty=True)
+    for step in range(0, 101):
+        bar(step, 100)
+    bar.close()
+    assert tty.getvalue().count("\r") == 102 and tty.getvalue().endswith("\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data, classes", [("digits", "classes covered"), ("stacked-digits", "modes covered")])
+def test_gan_on_digits_prints_classifier_metrics_and_writes_a_grid(data, classes, tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    code = main(["gan", "--data", data, "--steps", "3", "--batch-size", "8", "--width", "4", "--latent-dim", "4",
+                 "--eval-samples", "200", "--output", str(out), "--no-progress"])
+    assert code == 0
+    text = capsys.readouterr().out
+    k = 10 if data == "digits" else 1000
+    covered = int(text.split(classes)[1].split("/")[0])
+    assert 1 <= covered <= k and f"/{k} (200 samples" in text
+    kl = float(text.split("KL to uniform")[1].split()[0])
+    assert 0.0 <= kl <= np.log(k) + 1e-6
+    assert float(text.split("Frechet dist.")[1].split()[0]) > 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
