@@ -13,7 +13,8 @@ PyTorch eager.
    FLOPs (convolution and dense multiply-adds) over its time, divided by the rate of a large float32 matrix
    product measured in the same run, is the fraction of the CPU's throughput reached.
 
-    python benchmarks/gan_digits.py                         # the default run (see benchmarks/README.md for times)
+    python benchmarks/gan_digits.py                         # 150 steps: about 22 minutes on the shared 2-core CPU
+    python benchmarks/gan_digits.py --steps 100 --tag 100steps   # the recorded run (16 minutes at load 7-8)
     python benchmarks/gan_digits.py --steps 300 --tag short # a shorter run, written as gan_digits_short.json
     python benchmarks/gan_digits.py --quick                 # a smoke run, written as gan_digits_quick.json
 
@@ -269,7 +270,8 @@ def markdown(record) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--steps", type=int, default=150,
+                   help="steps per run (default sized for the shared 2-core CPU: about 22 minutes in all at load 8)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--solvers", default=",".join(SOLVERS))
     p.add_argument("--lr", type=float, default=5e-4)
