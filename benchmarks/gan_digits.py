@@ -130,7 +130,8 @@ class TorchDigitsGAN:
     """The same model in PyTorch eager, NCHW: G = Linear -> ReLU -> ConvTranspose2d(4, stride 2) -> ReLU ->
     Conv2d(3) -> tanh; D = Conv2d(4, stride 2) -> LeakyReLU -> Conv2d(4, stride 2) -> LeakyReLU -> Linear.
     Loss v = E log sigmoid(D(real)) + E log sigmoid(-D(G(z))); one backward pass gives both players' gradients;
-    PyTorch's default initialisation (the timing does not depend on it); Adam(lr, (b1, 0.999), eps 1e-8) for each (optax.adam's update)."""
+    PyTorch's default initialisation (the timing does not depend on it); Adam(lr, (b1, 0.999), eps 1e-8) for each
+    (optax.adam's update)."""
 
     def __init__(self, digit_images: np.ndarray, *, latent: int, width: int, batch: int, lr: float, b1: float):
         torch.manual_seed(0)
