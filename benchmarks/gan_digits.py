@@ -245,7 +245,8 @@ def markdown(record) -> str:
     ]
     ref = record.get("reference")
     if ref:
-        lines.append(f"| real digits (test split) | – | {ref['modes']} | {ref['kl']:.3f} | {ref['frechet']:.2f} | – |")
+        lines.append(f"| real digits (test split) | – | {ref['modes']} | {ref['kl']:.3f} | "
+                     f"{ref['frechet']:.2f} | – |")
     for row in record["results"]:
         (m, md), (k, kd), (f, fd) = summary(row["modes"]), summary(row["kl"]), summary(row["frechet"])
         lines.append(f"| {row['solver']} | {row['steps']} | {m:.1f} ± {md:.1f} | {k:.2f} ± {kd:.2f} | "
