@@ -24,7 +24,8 @@ WHERE = "import minimax, games; print(minimax.__file__); print(games.__file__)"
 
 def test_the_notebooks_are_there():
     names = [p.stem for p in NOTEBOOKS]
-    for name in ("00_quickstart", "10_bilinear_dynamics", "20_your_own_game", "30_matrix_games", "40_dirac_gan"):
+    for name in ("00_quickstart", "10_bilinear_dynamics", "20_your_own_game", "30_matrix_games", "40_dirac_gan",
+                 "70_gan_digits"):
         assert name in names
 
 
