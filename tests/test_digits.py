@@ -225,6 +225,7 @@ def test_frechet_distance_of_real_digits_is_near_zero_and_grows_with_noise(clf, 
 
 
 # -- a GAN on digits -----------------------------------------------------------------------------------------------
+@pytest.mark.slow  # compiling the DCGAN step and its metrics: 20-45 s on the 2-core CPU
 def test_a_dcgan_on_digits_trains_through_run_without_nan(clf, digits):
     gen = games.dcgan_generator(8, width=8)
     game = games.gan(gen, games.dcgan_discriminator(width=8), digits.train_images, latent_dim=8, batch_size=32)

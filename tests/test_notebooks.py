@@ -49,7 +49,7 @@ def jupyter_path(tmp_path_factory):
     return folder
 
 
-SLOW_NOTEBOOKS = {"50_gan_mixtures", "60_gan_spectra"}  # train GANs: 50 s and more on the 2-core CPU
+SLOW_NOTEBOOKS = {"50_gan_mixtures", "60_gan_spectra", "70_gan_digits"}  # train GANs: 40 s and more on the 2-core CPU
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NOTEBOOKS else p
