@@ -24,7 +24,7 @@ from minimax.driver import run
 from minimax.game import Game
 
 __all__ = ["SOLVERS", "compare", "compile_cell", "iterate", "run_cell", "starting_points", "summarise",
-           "update_spectrum"]
+           "update_spectrum", "verdict_summary"]
 
 #: Solver factories by name, each a function of one step size (used for both players, plain SGD steps).
 SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
@@ -215,14 +215,18 @@ def compare(
 
     Returns:
       One dict per (solver, step size): ``game``, ``solver``, ``step_size``, ``steps``, ``seeds``, ``metric``
-      (``dist``, ``gap``, ``residual`` or ``grad_norm``, as :func:`minimax.default_metric` picks), ``final`` and
-      ``final_sd`` (mean and sd over seeds of the final metric), ``initial``, ``rate_step`` and ``rate_eval``
-      (median empirical rates per step and per gradient evaluation), ``radius`` (spectral radius at the
-      equilibrium, when the game knows a single one), ``verdict`` (the most common label over seeds; a tie goes to
-      the first of converged, cycling, diverged), ``verdicts`` (counts), ``diverged_at`` (earliest divergence step
-      or None), ``grad_evals`` (vector-field evaluations of the longest-running seed: its completed steps times
-      the solver's ``grad_evals`` per step), ``compile_seconds`` (0 when the compilation was reused) and
-      ``seconds`` (the compiled run of all seeds).
+      (``dist``, ``gap``, ``residual`` or ``grad_norm``, as :func:`minimax.default_metric` picks), ``final`` (the
+      median over seeds of the final metric), ``final_min`` and ``final_max`` (its spread over seeds),
+      ``initial`` (median), ``avg_metric`` and ``final_avg`` (the averaged iterate's metric, ``dist_avg`` or
+      ``gap_avg``, median over seeds; None when the trace has none), ``rate_step`` and ``rate_eval`` (median
+      empirical rates per step and per gradient evaluation), ``radius`` (spectral radius at the equilibrium,
+      when the game knows a single one), ``verdict`` (the most common label over seeds; a tie goes to the
+      first in :data:`minimax.VERDICTS`), ``verdicts`` (counts), ``verdict_summary`` (every label with its count
+      and the diverged seeds' step, :func:`verdict_summary`), ``diverged_at`` (earliest divergence step or
+      None), ``diverged_steps`` (each diverged seed's step), ``grad_evals`` (vector-field evaluations of the
+      longest-running seed: its completed steps times the solver's ``grad_evals`` per step),
+      ``compile_seconds`` (0 when the compilation was reused) and ``seconds`` (the compiled run of all seeds).
+      Verdicts use ``stochastic=game.stochastic`` (see :func:`minimax.classify`).
 
     Example:
       >>> import games
@@ -295,25 +299,28 @@ def compare(
 def summarise(game: Game, solver: solvers.Solver, result, *, radius: Any = "auto") -> dict:
     """Summary statistics of a batched result (leading axis = seeds) of one solver on one game.
 
-    Rates are measured on each seed's records before its divergence step (after it, a trace repeats the last
-    finite iterate's metrics). ``radius`` is the spectral radius at the equilibrium; ``"auto"`` computes it when the
-    game knows a single equilibrium.
+    Robust over seeds: ``final`` and ``initial`` are medians, ``final_min`` / ``final_max`` the spread, so one seed
+    that blew up does not swamp the others; ``verdict_summary`` names every label that occurred with its count and
+    each diverged seed's step (``"3 converged, 1 diverged@6"``). Rates are measured on each seed's records before
+    its divergence step (after it, a trace repeats the last finite iterate's metrics). ``radius`` is the spectral
+    radius at the equilibrium; ``"auto"`` computes it when the game knows a single equilibrium.
     """
     trace = result.trace
     metric = diagnostics.default_metric(trace)
+    final = np.asarray(trace[metric][:, -1], np.float64)
+    initial = np.asarray(trace[metric][:, 0], np.float64)
+    verdicts = np.asarray(diagnostics.classify(result, metric, stochastic=game.stochastic),
+                          dtype=str).ravel().tolist()
+    diverged = np.asarray(result.diverged_step)
+    finite_part = dict(trace)
+    steps = np.asarray(trace["step"])
+    before = (diverged[:, None] < 0) | (steps < diverged[:, None])
+    finite_part[metric] = np.where(before, np.asarray(trace[metric], np.float64), np.nan)
     with np.errstate(all="ignore"):
-        final = np.asarray(trace[metric][:, -1], np.float64)
-        initial = np.asarray(trace[metric][:, 0], np.float64)
-        verdicts = np.asarray(diagnostics.classify(result, metric), dtype=str).ravel().tolist()
-        diverged = np.asarray(result.diverged_step)
-        finite_part = dict(trace)
-        steps = np.asarray(trace["step"])
-        before = (diverged[:, None] < 0) | (steps < diverged[:, None])
-        finite_part[metric] = np.where(before, np.asarray(trace[metric], np.float64), np.nan)
         rate_step = diagnostics.empirical_rate(finite_part, metric)
         rate_eval = diagnostics.empirical_rate(finite_part, metric, per="grad_eval")
-        final_mean, final_sd = float(np.mean(final)), float(np.std(final))
     counts = {v: verdicts.count(v) for v in diagnostics.VERDICTS if v in verdicts}
+    avg_metric = f"{metric}_avg" if f"{metric}_avg" in trace else None
     if isinstance(radius, str) and radius == "auto":
         radius = None
         if _has_single_equilibrium(game):
@@ -321,25 +328,61 @@ def summarise(game: Game, solver: solvers.Solver, result, *, radius: Any = "auto
                 radius = update_spectrum(game, solver, *game.equilibrium)[1]
             except Exception:  # noqa: BLE001 - a radius is a bonus; non-smooth players (projections) may lack one
                 radius = None
-    return {
+    row = {
         "metric": metric,
-        "initial": float(np.mean(initial)),
-        "final": final_mean,
-        "final_sd": final_sd,
+        "initial": _median(initial),
+        "final": _median(final),
+        "final_min": _extreme(final, np.min),
+        "final_max": _extreme(final, np.max),
+        "avg_metric": avg_metric,
+        "final_avg": None if avg_metric is None else _median(np.asarray(trace[avg_metric][:, -1], np.float64)),
         "rate_step": _nanmedian(rate_step),
         "rate_eval": _nanmedian(rate_eval),
         "radius": radius,
         "verdict": _majority(counts),
         "verdicts": counts,
         "diverged_at": int(diverged[diverged >= 0].min()) if np.any(diverged >= 0) else None,
+        "diverged_steps": [int(d) for d in diverged if d >= 0],
         # From the solver's count per step, in double precision: a float32 trace entry rounds beyond 2**24.
         "grad_evals": float(np.max(np.asarray(result.steps_completed))) * float(solver.grad_evals),
     }
+    row["verdict_summary"] = verdict_summary(row["verdicts"], row["diverged_steps"])
+    return row
+
+
+def verdict_summary(counts: Mapping[str, int], diverged_steps: Sequence[int] = ()) -> str:
+    """The verdicts of a cell's seeds in words: ``"converged"`` when all agree, else every label with its count,
+    the most common first (``"3 converged, 1 diverged@6"``); diverged seeds whose iterate became non-finite carry
+    the earliest such step."""
+    steps = sorted(int(d) for d in diverged_steps)
+
+    def label(v):
+        if v == "diverged" and steps:
+            return f"diverged@{steps[0]}"
+        return v
+
+    if len(counts) == 1:
+        return label(next(iter(counts)))
+    order = sorted(counts, key=lambda v: (-counts[v], diagnostics.VERDICTS.index(v)))
+    return ", ".join(f"{counts[v]} {label(v)}" for v in order)
+
+
+def _median(values: np.ndarray) -> Optional[float]:
+    """The median of the finite values (a non-finite final metric sorts as the largest), or None for none."""
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        return None
+    return float(np.median(np.where(np.isnan(values), np.inf, values)))
+
+
+def _extreme(values: np.ndarray, reduce) -> Optional[float]:
+    values = np.asarray(values, np.float64)
+    return float(reduce(np.where(np.isnan(values), np.inf, values))) if values.size else None
 
 
 def _majority(counts: dict) -> str:
-    """The most common verdict; a tie goes to the one first in :data:`minimax.VERDICTS` (converged, cycling,
-    diverged), whatever the order of the seeds."""
+    """The most common verdict; a tie goes to the one first in :data:`minimax.VERDICTS` (converged, stalled,
+    cycling, noise floor, diverged), whatever the order of the seeds."""
     return max(counts, key=lambda v: (counts[v], -diagnostics.VERDICTS.index(v)))
 
 
@@ -382,6 +425,7 @@ def _equilibrium_radius(game: Game, factory: Callable, step_size: float, period:
 
 def _nanmedian(values) -> Optional[float]:
     values = np.asarray(values, np.float64)
-    if np.all(np.isnan(values)):
+    values = values[~np.isnan(values)]
+    if values.size == 0:
         return None
-    return float(np.nanmedian(values))
+    return float(np.median(values))

@@ -284,15 +284,25 @@ def _fit(s: np.ndarray, lm: np.ndarray) -> tuple[float, float]:
     return float((lm[-1] - lm[0]) / max(s[-1] - s[0], 1.0)), 0.0
 
 
-def _wobble(s: np.ndarray, lm: np.ndarray) -> float:
-    """The sd of lm over its last third around the least-squares parabola there: the metric's own oscillation,
-    without the bend of a metric that levels off."""
-    if len(s) >= 12:
-        s, lm = s[-(len(s) // 3):], lm[-(len(s) // 3):]
-    if len(s) < 4:
-        return _fit(s, lm)[1]
-    u = (s - s[0]) / max(s[-1] - s[0], 1.0)
-    return float(np.std(lm - np.polyval(np.polyfit(u, lm, 2), u)))
+def _monotone_fit(v: np.ndarray) -> np.ndarray:
+    """The least-squares non-decreasing fit to v (pool adjacent violators; a loop over records, host-side)."""
+    means, sizes = [], []
+    for value in v:
+        means.append(float(value))
+        sizes.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            n = sizes[-2] + sizes[-1]
+            means[-2:] = [(means[-2] * sizes[-2] + means[-1] * sizes[-1]) / n]
+            sizes[-2:] = [n]
+    return np.repeat(means, sizes)
+
+
+def _wobble(lm: np.ndarray) -> float:
+    """The sd of lm around its best monotone fit (rising or falling, whichever is closer): the metric's own
+    oscillation. A monotone approach to a level, smooth or with a kink, has none; an orbit cannot be fitted."""
+    rising = float(np.std(lm - _monotone_fit(lm)))
+    falling = float(np.std(lm + _monotone_fit(-lm)))
+    return min(rising, falling)
 
 
 def _aitken(a: float, b: float, c: float) -> Optional[float]:
@@ -347,7 +357,7 @@ def _classify_one(m: np.ndarray, steps: np.ndarray, diverged: bool, stochastic: 
         return "converged"
     if stochastic:
         return "noise floor"
-    return "cycling" if _wobble(s, lm) > cycle_tol else "stalled"
+    return "cycling" if _wobble(lm) > cycle_tol else "stalled"
 
 
 def classify(
@@ -385,9 +395,11 @@ def classify(
     * for the rest, whose metric is neither falling nor rising at the end (flat, or settling on a level above the
       floor): ``"noise floor"`` when ``stochastic`` (the game draws mini-batches, so the metric fluctuates around
       the level its gradient noise allows; pass ``stochastic=game.stochastic``), else ``"cycling"`` when the
-      metric oscillates by more than ``cycle_tol`` (the sd of its log around a parabola fitted to the last sixth of the run:
-      an orbit such as alternating GDA's on f = xy, 0.017, or the Dirac-GAN's, 0.009) and ``"stalled"`` when it is flat at a nonzero level (a non-equilibrium
-      stationary point, or an orbit at a nearly constant distance).
+      metric oscillates by more than ``cycle_tol`` (the sd of its log over the second half around the closest
+      monotone curve: 0.017 for alternating GDA's orbit on f = xy, 0.009 for the Dirac-GAN's, 0 for a smooth or
+      kinked approach to a level) and ``"stalled"`` when it is flat at a nonzero level or settles on one
+      monotonically (a non-equilibrium stationary point, or an orbit at a nearly constant distance: 5e-4 for
+      consensus on the stall game of ``notebooks/examples/stall_game.py``).
 
     The levelling-off test makes the verdict of a run that settles on a level the same at every run length: a
     run approaching a plateau is "stalled" (or "cycling") after 2 000 steps as after 20 000, not "converged"

@@ -295,3 +295,52 @@ def test_without_matplotlib_an_explicit_out_is_refused_and_the_bare_run_skips_pl
                  "--out: plots need matplotlib; install it with: python -m pip install -e '.[plot]'")
     assert cli_compare._check_plots(str(tmp_path / "plots"), explicit=False) is False
     assert "note: plots skipped, matplotlib is not installed" in capsys.readouterr().err
+
+
+# -- robust summaries ------------------------------------------------------------------------------------------------
+STALL = ROOT / "notebooks" / "examples" / "stall_game.py"
+
+
+def test_a_blown_up_seed_is_named_and_does_not_swamp_the_row(tmp_path, capsys):
+    """Consensus with step 0.5 on the stall game: seed 3 (start at distance 2) blows up at step 5, the other three
+    settle at distance 0.096. The row's final is their median, the spread shows the blow-up, the verdict names it."""
+    out = tmp_path / "rows.json"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "Mean of empty slice" or overflow warnings
+        code = cli.main(["compare", "--game", str(STALL), "--solvers", "consensus", "--step-sizes", "0.5",
+                         "--steps", "2000", "--progress", "never", "--json", str(out)])
+    table = capsys.readouterr().out
+    assert code == 0
+    (row,) = json.loads(out.read_text())
+    assert 0.09 < row["final"] < 0.1 and row["final_min"] > 0.09 and row["final_max"] > 1e30
+    assert (row["verdict"], row["verdicts"], row["diverged_steps"]) == ("stalled", {"stalled": 3, "diverged": 1}, [5])
+    assert row["verdict_summary"] == "3 stalled, 1 diverged@5"
+    assert row["avg_metric"] == "dist_avg" and row["final_avg"] < 1e-3  # the orbit's average sits at (0, 0)
+    lines = table.splitlines()
+    assert lines[0].startswith("stall_game: 2000 steps, 4 seeds")  # no blank first line
+    assert lines[3].startswith("consensus") and lines[3].endswith("3 stalled, 1 diverged@5")
+    assert "9.587e-02" in lines[3] and "3.92e+38" in lines[3]  # median, then spread (largest / smallest)
+
+
+def test_verdict_summary():
+    assert comparison.verdict_summary({"converged": 4}) == "converged"
+    assert comparison.verdict_summary({"diverged": 2}, [9, 6]) == "diverged@6"
+    assert comparison.verdict_summary({"converged": 3, "diverged": 1}, [6]) == "3 converged, 1 diverged@6"
+    assert comparison.verdict_summary({"stalled": 1, "cycling": 2, "noise floor": 1}) == \
+        "2 cycling, 1 stalled, 1 noise floor"
+
+
+def test_the_header_comes_before_the_first_compilation(monkeypatch, capsys):
+    seen = []
+
+    def fake_compare(game, solver_names, **kwargs):
+        seen.append(capsys.readouterr().out)  # what was printed when the comparison (and its compiling) began
+        return []
+
+    monkeypatch.setattr(cli_compare.comparison, "compare", fake_compare)
+    assert cli.main(["compare", "--game", "bilinear", "--game", "dirac_gan"] + TINY) == 0
+    assert seen[0].splitlines()[0].startswith("bilinear: 40 steps, 2 seeds")
+    assert seen[0].splitlines()[1].split()[:4] == ["solver", "step", "metric", "final"]
+    assert seen[1].splitlines()[0] == ""  # a blank line between games, none before the first

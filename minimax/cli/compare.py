@@ -15,7 +15,7 @@ import math
 import os
 import re
 import sys
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import jax
 
@@ -42,12 +42,15 @@ examples:
   minimax compare --game notebooks/examples/my_game.py:make_game --seeds 8 --csv rows.csv
   minimax compare --game mypackage.games:make_game --json -      (rows as JSON on stdout, the table on stderr)
 
-columns: final = mean over seeds of the metric at the last step (dist: distance to the equilibrium, else gap:
+columns: final = median over seeds of the metric at the last step (dist: distance to the equilibrium, else gap:
 duality gap, else residual: natural residual when a player is constrained, else grad_norm: vector-field norm);
-rate/step and rate/grad = measured contraction factor over the second half of the run per step and per gradient
-evaluation (below 1 converges); radius = spectral radius of the solver's linearised update at the equilibrium ('-'
-when the game knows none); verdict = converged, cycling or diverged (@step when an iterate became non-finite; (k/n)
-when only k of n seeds agree); compile and run = seconds (compile 0 when the step size reused a compilation).
+spread = largest / smallest final metric over seeds (1 when they agree); avg = the same median for the averaged
+iterate (dist_avg or gap_avg; '-' when the game knows neither); rate/step and rate/grad = measured contraction
+factor over the second half of the run per step and per gradient evaluation (below 1 converges); radius =
+spectral radius of the solver's linearised update at the equilibrium ('-' when the game knows none); verdict =
+converged, stalled, cycling, noise floor or diverged (see minimax.classify; @step when an iterate became
+non-finite; with counts, most common first, when the seeds disagree: '3 converged, 1 diverged@6'); compile and
+run = seconds (compile 0 when the step size reused a compilation).
 """
 
 
@@ -183,43 +186,71 @@ def _is_bare(args) -> bool:
 def _fmt(value, spec: str, width: int) -> str:
     if value is None:
         return f"{'-':>{width}}"
-    return format(value, spec)  # inf and nan print as such
+    text = format(value, spec)  # inf and nan print as such
+    return format(value, f">{width}.3e") if len(text) > width else text
 
 
 def _verdict(row) -> str:
-    text = row["verdict"]
-    if row["verdict"] == "diverged" and row["diverged_at"] is not None:
-        text += f"@{row['diverged_at']}"
-    agree = row["verdicts"].get(row["verdict"], 0)
-    if agree < row["seeds"]:
-        text += f" ({agree}/{row['seeds']})"
-    return text
+    return row.get("verdict_summary") or comparison.verdict_summary(row["verdicts"], row.get("diverged_steps") or (
+        [row["diverged_at"]] if row.get("diverged_at") is not None else []))
+
+
+def _spread(row) -> Optional[float]:
+    """Largest over smallest final metric across seeds (1 when they agree)."""
+    lo, hi = row.get("final_min"), row.get("final_max")
+    if lo is None or hi is None:
+        return None
+    if lo <= 0:
+        return 1.0 if hi == lo else math.inf
+    return hi / lo
+
+
+def _step_text(row) -> str:
+    y = row.get("step_size_y")
+    return f"{row['step_size']:g}" if y is None or y == row["step_size"] else f"{row['step_size']:g}:{y:g}"
+
+
+class _Columns(NamedTuple):
+    solver: int
+    step: int
+
+
+def _columns(solvers, step_texts) -> _Columns:
+    return _Columns(max([20] + [len(s) for s in solvers]), max([6] + [len(t) for t in step_texts]))
+
+
+def table_header(columns: _Columns) -> str:
+    """The table's column names and the rule under them; the verdict comes last, as wide as it needs."""
+    header = (f"{'solver':<{columns.solver}} {'step':>{columns.step}} {'metric':>9} {'final':>10} {'spread':>8} "
+              f"{'avg':>10} {'rate/step':>10} {'rate/grad':>10} {'radius':>8}  {'compile':>7} {'run':>7}  verdict")
+    return header + "\n" + "-" * (len(header) + 9)
+
+
+def table_line(row, columns: _Columns) -> str:
+    """One row of the table."""
+    return (f"{row['solver']:<{columns.solver}} {_step_text(row):>{columns.step}} {row['metric']:>9} "
+            f"{_fmt(row['final'], '>10.3e', 10)} {_fmt(_spread(row), '>8.3g', 8)} "
+            f"{_fmt(row.get('final_avg'), '>10.3e', 10)} {_fmt(row['rate_step'], '>10.6f', 10)} "
+            f"{_fmt(row['rate_eval'], '>10.6f', 10)} {_fmt(row['radius'], '>8.5f', 8)}  "
+            f"{row['compile_seconds']:>7.2f} {row['seconds']:>7.3f}  {_verdict(row)}")
 
 
 def format_table(rows) -> str:
-    """The rows of one game as a fixed-width table."""
-    width = max([20] + [len(r["solver"]) for r in rows])
-    header = (f"{'solver':<{width}} {'step':>6} {'metric':>9} {'final':>10} {'rate/step':>10} {'rate/grad':>10} "
-              f"{'radius':>8}  {'verdict':<16} {'compile':>7} {'run':>7}")
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(
-            f"{r['solver']:<{width}} {r['step_size']:>6g} {r['metric']:>9} {_fmt(r['final'], '>10.3e', 10)} "
-            f"{_fmt(r['rate_step'], '>10.6f', 10)} {_fmt(r['rate_eval'], '>10.6f', 10)} "
-            f"{_fmt(r['radius'], '>8.5f', 8)}  {_verdict(r):<16} {r['compile_seconds']:>7.2f} {r['seconds']:>7.3f}"
-        )
-    return "\n".join(lines)
+    """The rows of one game as a fixed-width table (no leading blank line)."""
+    columns = _columns([r["solver"] for r in rows], [_step_text(r) for r in rows])
+    return "\n".join([table_header(columns)] + [table_line(r, columns) for r in rows])
 
 
-CSV_FIELDS = ("game", "solver", "step_size", "steps", "seeds", "metric", "initial", "final", "final_sd", "rate_step",
-              "rate_eval", "radius", "verdict", "verdicts", "diverged_at", "grad_evals", "compile_seconds", "seconds")
+CSV_FIELDS = ("game", "solver", "step_size", "steps", "seeds", "metric", "initial", "final", "final_min",
+              "final_max", "avg_metric", "final_avg", "rate_step", "rate_eval", "radius", "verdict", "verdicts",
+              "verdict_summary", "diverged_at", "diverged_steps", "grad_evals", "compile_seconds", "seconds")
 
 
 def _plain(row) -> dict:
     """A row without the result objects, non-finite numbers as None (JSON has no NaN)."""
     out = {}
     for k in CSV_FIELDS:
-        v = row[k]
+        v = row.get(k)
         out[k] = None if isinstance(v, float) and not math.isfinite(v) else v
     return out
 
@@ -241,7 +272,8 @@ def _csv_text(rows) -> str:
     writer.writeheader()
     for row in rows:
         plain = _plain(row)
-        plain["verdicts"] = " ".join(f"{k}:{v}" for k, v in plain["verdicts"].items())
+        plain["verdicts"] = " ".join(f"{k.replace(' ', '_')}:{v}" for k, v in plain["verdicts"].items())
+        plain["diverged_steps"] = " ".join(str(d) for d in plain["diverged_steps"])
         writer.writerow({k: "" if v is None else v for k, v in plain.items()})
     return buf.getvalue()
 
@@ -291,18 +323,26 @@ def main(args) -> int:
     table = sys.stderr if "-" in (args.json, args.csv) else sys.stdout
     show_bar = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     all_rows, plots = [], []
-    for label, game in loaded:
-        print(f"\n{label}: {args.steps} steps, {args.seeds} seeds, jax {jax.__version__} on "
+    for i, (label, game) in enumerate(loaded):
+        # The header and the column names go out before the first compilation, each row as soon as its cell is done.
+        print(("\n" if i else "") + f"{label}: {args.steps} steps, {args.seeds} seeds, jax {jax.__version__} on "
               f"{jax.devices()[0].platform}", file=table, flush=True)
+        columns = _columns(solver_names, [f"{s:g}" for s in step_sizes])
+        print(table_header(columns), file=table, flush=True)
         bar = ProgressBar(label, stream=sys.stderr) if show_bar else None
+
+        def show(row, bar=bar, label=label):
+            row["game"] = label
+            if bar is not None:
+                bar.clear()
+            print(table_line(row, columns), file=table, flush=True)
+
         plot_this = out is not None
         rows = comparison.compare(game, solver_names, step_sizes=step_sizes, steps=args.steps, seeds=args.seeds,
-                                  key=key, progress=bar, keep_results=plot_this, record_iterates=plot_this)
+                                  key=key, progress=bar, keep_results=plot_this, record_iterates=plot_this,
+                                  on_cell=show)
         if bar is not None:
             bar.close()
-        for row in rows:
-            row["game"] = label
-        print(format_table(rows), file=table, flush=True)
         if plot_this:
             plots += _write_plots(game, label, rows, out)
         all_rows += rows

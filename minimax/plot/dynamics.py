@@ -268,7 +268,10 @@ def convergence(
         seeds_seen.add(m.shape[0])
         with np.errstate(all="ignore"):
             logm = np.where(m > 0, np.log10(m), np.nan)
-            mean, sd = np.nanmean(logm, axis=0), np.nanstd(logm, axis=0)
+            seen = np.sum(~np.isnan(logm), axis=0)  # records where every seed's metric is 0 draw nothing (no
+            total = np.sum(np.nan_to_num(logm), axis=0)  # "Mean of empty slice" warning from nanmean)
+            mean = np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
+            sd = np.sqrt(np.sum(np.nan_to_num(logm - mean) ** 2, axis=0) / np.maximum(seen, 1))
         color = solver_color(label, i)
         ax.plot(axis, 10**mean, color=color, lw=2.6 if predicted else 1.7, alpha=0.75 if predicted else 1.0,
                 label=label)
