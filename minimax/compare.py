@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from minimax import _checks, _tree, _xla, accelerated, diagnostics, shaping, solvers
+from minimax import _checks, _tree, _xla, accelerated, diagnostics, shaping, solvers, spectra
 from minimax import driver as driver_module
 from minimax.driver import run
 from minimax.game import Game
@@ -220,7 +220,9 @@ def compare(
       ``initial`` (median), ``avg_metric`` and ``final_avg`` (the averaged iterate's metric, ``dist_avg`` or
       ``gap_avg``, median over seeds; None when the trace has none), ``rate_step`` and ``rate_eval`` (median
       empirical rates per step and per gradient evaluation), ``radius`` (spectral radius at the equilibrium,
-      when the game knows a single one), ``verdict`` (the most common label over seeds; a tie goes to the
+      when the game knows a single one; for a stochastic game the expected Jacobian's over
+      :data:`RADIUS_SAMPLES` mini-batches), ``radius_note`` (why the radius says little, or None: an adaptive
+      optimizer with a zero second moment, a boundary strategy, ...; :func:`minimax.linearisation_notes`), ``verdict`` (the most common label over seeds; a tie goes to the
       first in :data:`minimax.VERDICTS`), ``verdicts`` (counts), ``verdict_summary`` (every label with its count
       and the diverged seeds' step, :func:`verdict_summary`), ``diverged_at`` (earliest divergence step or
       None), ``diverged_steps`` (each diverged seed's step), ``grad_evals`` (vector-field evaluations of the
@@ -282,8 +284,9 @@ def compare(
             seconds = time.perf_counter() - start
             row = {"game": game.name, "solver": name, "step_size": float(lr), "steps": steps, "seeds": seeds}
             solver = factory(lr)
-            radius = _equilibrium_radius(game, factory, lr, solver.period)
+            radius, radius_note = _equilibrium_radius(game, factory, lr, solver.period)
             row.update(summarise(game, solver, result, radius=radius))
+            row["radius_note"] = radius_note
             row.update(compile_seconds=compile_seconds, seconds=seconds)
             if keep_results:
                 row.update(result=result, factory=factory)
@@ -407,20 +410,51 @@ def _spectrum(matrix, period: int) -> tuple[np.ndarray, float]:
     return eig, float(np.max(np.abs(eig)) ** (1.0 / period))
 
 
+#: Mini-batches the radius column of a stochastic game averages the update's Jacobian over.
+RADIUS_SAMPLES = 16
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _jacobian_by_step_size(game: Game, factory: Callable):
-    """``lr -> update Jacobian of factory(lr) at the equilibrium``, compiled once for all step sizes."""
+    """``lr -> update Jacobian of factory(lr) at the equilibrium``, compiled once for all step sizes; for a
+    stochastic game the expected Jacobian over :data:`RADIUS_SAMPLES` mini-batches."""
     x, y = game.equilibrium
-    return jax.jit(lambda lr: diagnostics.update_jacobian(game, factory(lr), x, y))
+    samples = RADIUS_SAMPLES if game.stochastic else None
+
+    def jacobian(lr):  # the map of minimax.update_jacobian, without its point checks (they cannot run traced)
+        fun, flat = spectra._map("update", game, factory(lr), samples, x, y, None, jax.random.key(0))
+        return jax.jacfwd(fun)(flat)
+
+    return jax.jit(jacobian)
 
 
-def _equilibrium_radius(game: Game, factory: Callable, step_size: float, period: int) -> Optional[float]:
+def _equilibrium_radius(game: Game, factory: Callable, step_size: float, period: int):
+    """``(radius, note)``: the spectral radius at the equilibrium (None when the game knows no single one or the
+    linearisation is not finite) and why it says little, or None (:func:`minimax.linearisation_notes`)."""
     if not _has_single_equilibrium(game):
-        return None
+        return None, None
+    x, y = game.equilibrium
+    samples = RADIUS_SAMPLES if game.stochastic else None
+    solver = factory(step_size)
     try:
-        return _spectrum(_jacobian_by_step_size(game, factory)(_step_size_array(step_size)), period)[1]
+        notes = spectra.linearisation_notes(game, solver, x, y, samples=samples)
+    except Exception:  # noqa: BLE001 - a note is a bonus
+        notes = []
+    if samples:
+        notes.insert(0, f"radius of the expected Jacobian over {samples} mini-batches")
+    try:
+        radius = _spectrum(_jacobian_by_step_size(game, factory)(_step_size_array(step_size)), period)[1]
     except Exception:  # noqa: BLE001 - as in summarise: a radius is a bonus
-        return None
+        radius = None
+    if radius is None or not np.isfinite(radius):
+        if len(notes) == (1 if samples else 0):
+            try:
+                notes.append("radius not finite at the equilibrium: "
+                             + spectra._why_not_finite(game, solver, x, y, None, None, samples))
+            except Exception:  # noqa: BLE001
+                notes.append("radius not finite at the equilibrium")
+        radius = None
+    return radius, "; ".join(notes) or None
 
 
 def _nanmedian(values) -> Optional[float]:

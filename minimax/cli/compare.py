@@ -47,7 +47,9 @@ duality gap, else residual: natural residual when a player is constrained, else 
 spread = largest / smallest final metric over seeds (1 when they agree); avg = the same median for the averaged
 iterate (dist_avg or gap_avg; '-' when the game knows neither); rate/step and rate/grad = measured contraction
 factor over the second half of the run per step and per gradient evaluation (below 1 converges); radius =
-spectral radius of the solver's linearised update at the equilibrium ('-' when the game knows none); verdict =
+spectral radius of the solver's linearised update at the equilibrium ('-' when the game knows none or it is not
+finite; for a stochastic game the expected Jacobian's over 16 mini-batches; '*' when a note under the table says
+why it means little, e.g. an adaptive optimizer whose second moment is zero there); verdict =
 converged, stalled, cycling, noise floor or diverged (see minimax.classify; @step when an iterate became
 non-finite; with counts, most common first, when the seeds disagree: '3 converged, 1 diverged@6'); compile and
 run = seconds (compile 0 when the step size reused a compilation).
@@ -205,6 +207,17 @@ def _spread(row) -> Optional[float]:
     return hi / lo
 
 
+def _radius_text(row) -> str:
+    """The radius, with a star when a note says why it means little (the notes follow the table)."""
+    star = "*" if row.get("radius_note") else " "
+    return _fmt(row["radius"], ">8.5f", 8) + star
+
+
+def radius_notes(rows) -> list[str]:
+    """One line per row whose radius comes with a note (printed under the table)."""
+    return [f"* {r['solver']} {_step_text(r)}: {r['radius_note']}" for r in rows if r.get("radius_note")]
+
+
 def _step_text(row) -> str:
     y = row.get("step_size_y")
     return f"{row['step_size']:g}" if y is None or y == row["step_size"] else f"{row['step_size']:g}:{y:g}"
@@ -231,19 +244,20 @@ def table_line(row, columns: _Columns) -> str:
     return (f"{row['solver']:<{columns.solver}} {_step_text(row):>{columns.step}} {row['metric']:>9} "
             f"{_fmt(row['final'], '>10.3e', 10)} {_fmt(_spread(row), '>8.3g', 8)} "
             f"{_fmt(row.get('final_avg'), '>10.3e', 10)} {_fmt(row['rate_step'], '>10.6f', 10)} "
-            f"{_fmt(row['rate_eval'], '>10.6f', 10)} {_fmt(row['radius'], '>8.5f', 8)}  "
+            f"{_fmt(row['rate_eval'], '>10.6f', 10)} {_radius_text(row)} "
             f"{row['compile_seconds']:>7.2f} {row['seconds']:>7.3f}  {_verdict(row)}")
 
 
 def format_table(rows) -> str:
     """The rows of one game as a fixed-width table (no leading blank line)."""
     columns = _columns([r["solver"] for r in rows], [_step_text(r) for r in rows])
-    return "\n".join([table_header(columns)] + [table_line(r, columns) for r in rows])
+    return "\n".join([table_header(columns)] + [table_line(r, columns) for r in rows] + radius_notes(rows))
 
 
 CSV_FIELDS = ("game", "solver", "step_size", "steps", "seeds", "metric", "initial", "final", "final_min",
-              "final_max", "avg_metric", "final_avg", "rate_step", "rate_eval", "radius", "verdict", "verdicts",
-              "verdict_summary", "diverged_at", "diverged_steps", "grad_evals", "compile_seconds", "seconds")
+              "final_max", "avg_metric", "final_avg", "rate_step", "rate_eval", "radius", "radius_note", "verdict",
+              "verdicts", "verdict_summary", "diverged_at", "diverged_steps", "grad_evals", "compile_seconds",
+              "seconds")
 
 
 def _plain(row) -> dict:
@@ -343,6 +357,8 @@ def main(args) -> int:
                                   on_cell=show)
         if bar is not None:
             bar.close()
+        for note in radius_notes(rows):
+            print(note, file=table, flush=True)
         if plot_this:
             plots += _write_plots(game, label, rows, out)
         all_rows += rows
