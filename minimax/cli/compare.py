@@ -32,7 +32,28 @@ DEFAULT_SOLVERS = ("simultaneous", "alternating", "extragradient", "optimistic")
 DEFAULT_OUT = "minimax-out"
 #: Option defaults; a run whose options all equal them is "bare" and writes its plots to DEFAULT_OUT.
 DEFAULTS = dict(game=None, solvers=",".join(DEFAULT_SOLVERS), step_sizes="0.1", steps=3000, seeds=4, seed=0,
-                json=None, csv=None, out=None, progress="auto")
+                json=None, csv=None, out=None, progress="auto", optimizer="sgd", set=None)
+
+
+def _settings_help() -> str:
+    """Every solver's and optimizer's settings with their defaults, for --help."""
+    width = max(len(n) for n in list(comparison.SOLVER_SPECS) + list(comparison.OPTIMIZERS)) + 2
+    lines = ["solver settings (--set NAME.KEY=VALUE; 'step' means the step size itself):"]
+    for name, spec in comparison.SOLVER_SPECS.items():
+        text = comparison.describe_settings(spec.settings) or "-"
+        if not spec.optimizer:
+            text += "  (takes step sizes, not --optimizer)"
+        elif not spec.two_timescale:
+            text += "  (one step size for both players)"
+        lines.append(f"  {name:<{width}}{text}")
+    others = [n for n in comparison.SOLVERS if n not in comparison.SOLVER_SPECS]
+    if others:
+        lines.append(f"  {', '.join(others)}: a step size only")
+    lines.append("optimizer settings (--optimizer NAME, --set NAME.KEY=VALUE):")
+    for name, spec in comparison.OPTIMIZERS.items():
+        lines.append(f"  {name:<{width}}{comparison.describe_settings(spec.settings)}")
+    return "\n".join(lines) + "\n"
+
 
 EXAMPLES = f"""\
 examples:
@@ -41,6 +62,8 @@ examples:
   minimax compare --game rock_paper_scissors --solvers mwu,omwu,mirror_prox --steps 2000 --out plots
   minimax compare --game notebooks/examples/my_game.py:make_game --seeds 8 --csv rows.csv
   minimax compare --game mypackage.games:make_game --json -      (rows as JSON on stdout, the table on stderr)
+  minimax compare --solvers consensus,lookahead --set consensus.gamma=0.3 --set lookahead.inner=extragradient
+  minimax compare --game dirac_gan --optimizer adam --set adam.b1=0.5 --step-sizes 0.01:0.04   (two timescales)
 
 columns: final = median over seeds of the metric at the last step (dist: distance to the equilibrium, else gap:
 duality gap, else residual: natural residual when a player is constrained, else grad_norm: vector-field norm);
@@ -64,7 +87,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "and print final distance (or duality gap, or vector-field norm), empirical rates, spectral radius,\n"
         "verdict and wall time. With no options: the built-in comparison on the bilinear game and the\n"
         f"Dirac-GAN, with its plots written to ./{DEFAULT_OUT}.",
-        epilog=EXAMPLES,
+        epilog=EXAMPLES + "\n" + _settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--game", action="append", metavar="GAME",
@@ -77,8 +100,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    f"mirror_prox need a matrix game). Default: {DEFAULTS['solvers']}. "
                    "Example: --solvers extragradient,optimistic")
     p.add_argument("--step-sizes", default=DEFAULTS["step_sizes"], metavar="LIST",
-                   help="comma-separated positive step sizes, each tried with every solver (plain SGD steps, the "
-                   "same for both players). Default: 0.1. Example: --step-sizes 0.05,0.1,0.2")
+                   help="comma-separated positive step sizes, each tried with every solver: one number for both "
+                   "players, or X:Y for x's and y's own step sizes (two timescales). Default: 0.1. "
+                   "Example: --step-sizes 0.05,0.1,0.05:0.2")
+    p.add_argument("--optimizer", default=DEFAULTS["optimizer"], metavar="NAME",
+                   help=f"the optax optimizer of each player, at its step size: {', '.join(comparison.OPTIMIZERS)} "
+                   "(its settings with --set, defaults below; proximal_point, anchored_extragradient and the "
+                   "entropic solvers take step sizes instead). Default: sgd. Example: --optimizer adam")
+    p.add_argument("--set", action="append", metavar="NAME.KEY=VALUE",
+                   help="change a solver's or the optimizer's setting from its default (listed below); repeat, or "
+                   "separate with commas. Example: --set consensus.gamma=0.3,adam.b1=0.5")
     p.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"], metavar="N",
                    help=f"steps per run. Default: {DEFAULTS['steps']}. Example: --steps 500")
     p.add_argument("--seeds", type=positive_int, default=DEFAULTS["seeds"], metavar="N",
@@ -105,14 +136,24 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 # -- checking the arguments -------------------------------------------------------------------------------------------
-def _step_sizes(text: str) -> list[float]:
-    try:
-        values = [float(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise UsageError(f"--step-sizes: expected comma-separated positive numbers such as 0.05,0.1, got {text!r}") \
-            from None
-    if not values or any(not (math.isfinite(v) and v > 0) for v in values):
-        raise UsageError(f"--step-sizes: expected comma-separated positive numbers such as 0.05,0.1, got {text!r}")
+def _step_sizes(text: str) -> list:
+    """Numbers, or X:Y pairs; with any pair, every entry becomes a pair (one compilation per solver)."""
+    message = f"--step-sizes: expected comma-separated positive numbers such as 0.05,0.1 or pairs X:Y, got {text!r}"
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            numbers = tuple(float(v) for v in part.split(":"))
+        except ValueError:
+            raise UsageError(message) from None
+        if len(numbers) not in (1, 2) or any(not (math.isfinite(v) and v > 0) for v in numbers):
+            raise UsageError(message)
+        values.append(numbers[0] if len(numbers) == 1 else numbers)
+    if not values:
+        raise UsageError(message)
+    if any(isinstance(v, tuple) for v in values):
+        values = [v if isinstance(v, tuple) else (v, v) for v in values]
     return values
 
 
@@ -126,7 +167,108 @@ def _solvers(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_game(spec: str, label: str, game, solver_names, step_size: float, key) -> None:
+def _value(text: str, default, where: str):
+    """``text`` read as the type of ``default`` (a setting's default)."""
+    low = text.strip().lower()
+    if isinstance(default, bool):
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise UsageError(f"--set {where}: expected true or false, got {text!r}")
+    if isinstance(default, str) and default == comparison.STEP:
+        if low == comparison.STEP:
+            return comparison.STEP
+        default = 0.0
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise UsageError(f"--set {where}: expected an integer, got {text!r}") from None
+    if isinstance(default, float):
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"--set {where}: expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise UsageError(f"--set {where}: expected a finite number, got {text!r}")
+        return value
+    return text.strip()
+
+
+def _settings(items, solver_names, optimizer: str) -> tuple[dict, dict]:
+    """``--set`` as ``({solver: {key: value}}, {optimizer key: value})``, every name and value checked."""
+    if optimizer not in comparison.OPTIMIZERS:
+        raise UsageError(f"--optimizer: unknown optimizer {optimizer!r}; known: {', '.join(comparison.OPTIMIZERS)}")
+    per_solver, opt = {}, {}
+    for item in [part for text in items or () for part in text.split(",") if part.strip()]:
+        name, dot, rest = item.strip().partition(".")
+        key, eq, value = rest.partition("=")
+        if not dot or not eq or not key:
+            raise UsageError(f"--set: expected NAME.KEY=VALUE (e.g. consensus.gamma=0.3), got {item.strip()!r}")
+        key = key.strip()
+        if name in comparison.OPTIMIZERS:
+            if name != optimizer:
+                raise UsageError(f"--set {item.strip()}: the optimizer is {optimizer} (choose it with --optimizer "
+                                 f"{name})")
+            defaults = comparison.OPTIMIZERS[name].settings
+            target = opt
+        elif name in comparison.SOLVER_SPECS:
+            if name not in solver_names:
+                raise UsageError(f"--set {item.strip()}: {name} is not among --solvers ({', '.join(solver_names)})")
+            defaults = comparison.SOLVER_SPECS[name].settings
+            target = per_solver.setdefault(name, {})
+        else:
+            known = ", ".join(list(comparison.SOLVER_SPECS) + list(comparison.OPTIMIZERS))
+            raise UsageError(f"--set {item.strip()}: {name!r} is neither a solver with settings nor an optimizer; "
+                             f"known: {known}")
+        if key not in defaults:
+            raise UsageError(f"--set {item.strip()}: {name} has no setting {key!r}; its settings: "
+                             f"{', '.join(defaults) or 'none'}")
+        target[key] = _value(value, defaults[key], item.strip())
+    if "lookahead" in per_solver and "inner" in per_solver["lookahead"]:
+        inner = per_solver["lookahead"]["inner"]
+        if inner == "lookahead" or inner not in comparison.SOLVER_SPECS:
+            raise UsageError(f"--set lookahead.inner={inner}: expected a solver name other than lookahead")
+    return per_solver, opt
+
+
+def _factories(solver_names, step_sizes, optimizer: str, per_solver: dict, opt_settings: dict) -> dict:
+    """The factory of each solver: its settings and the optimizer where it takes one; a solver without a settings
+    table takes the step size alone."""
+    pairs = [s for s in step_sizes if isinstance(s, tuple) and s[0] != s[1]]
+    out = {}
+    for name in solver_names:
+        if name not in comparison.SOLVER_SPECS:
+            if optimizer != "sgd" or opt_settings or pairs:
+                raise UsageError(f"--solvers: {name} takes one step size and plain SGD here (it has no settings "
+                                 "table), so --optimizer, its settings and X:Y step sizes do not apply to it")
+            out[name] = comparison.SOLVERS[name]
+            continue
+        spec = comparison.SOLVER_SPECS[name]
+        if pairs and not spec.two_timescale:
+            raise UsageError(f"--step-sizes: {name} takes one step size for both players, got "
+                             f"{pairs[0][0]:g}:{pairs[0][1]:g}")
+        kwargs = dict(optimizer=optimizer, optimizer_settings=opt_settings) if spec.optimizer else {}
+        out[name] = comparison.solver_factory(name, settings=per_solver.get(name), **kwargs)
+    return out
+
+
+def _settings_line(factories, optimizer: str, opt_settings: dict) -> str:
+    """The table header's line of settings: the optimizer's and every solver's, defaults included."""
+    opt_values = dict(comparison.OPTIMIZERS[optimizer].settings, **opt_settings)
+    parts = [f"optimizer {optimizer} ({comparison.describe_settings(opt_values)})"]
+    for name, factory in factories.items():
+        if isinstance(factory, comparison.SolverFactory):
+            text = comparison.describe_settings(factory.resolved())
+            if not comparison.SOLVER_SPECS[name].optimizer:
+                text = (text + " " if text else "") + "(step sizes, no optimizer)"
+            if text:
+                parts.append(f"{name} {text}")
+    return "settings: " + "; ".join(parts)
+
+
+def _check_game(spec: str, label: str, game, factories, step_size, key) -> None:
     """The game can be compared: it draws starting points, its payoff runs on them, and every solver fits it."""
     if game.init is None:
         raise UsageError(f"--game {spec}: the game has no init function; compare draws each seed's starting point "
@@ -139,8 +281,11 @@ def _check_game(spec: str, label: str, game, solver_names, step_size: float, key
         check_point(game, x0, y0, key)
     except (ValueError, TypeError) as err:
         raise UsageError(f"--game {spec}: {str(err).splitlines()[0]}") from None
-    for name in solver_names:
-        solver = comparison.SOLVERS[name](step_size)
+    for name, factory in factories.items():
+        try:
+            solver = factory(step_size)
+        except (ValueError, TypeError) as err:
+            raise UsageError(f"--set: building {name} failed: {str(err).splitlines()[0]}") from None
         try:
             check_solver_fits(game, solver)
         except ValueError:
@@ -254,7 +399,8 @@ def format_table(rows) -> str:
     return "\n".join([table_header(columns)] + [table_line(r, columns) for r in rows] + radius_notes(rows))
 
 
-CSV_FIELDS = ("game", "solver", "step_size", "steps", "seeds", "metric", "initial", "final", "final_min",
+CSV_FIELDS = ("game", "solver", "step_size", "step_size_y", "optimizer", "optimizer_settings", "settings", "steps",
+              "seeds", "metric", "initial", "final", "final_min",
               "final_max", "avg_metric", "final_avg", "rate_step", "rate_eval", "radius", "radius_note", "verdict",
               "verdicts", "verdict_summary", "diverged_at", "diverged_steps", "grad_evals", "compile_seconds",
               "seconds")
@@ -288,6 +434,8 @@ def _csv_text(rows) -> str:
         plain = _plain(row)
         plain["verdicts"] = " ".join(f"{k.replace(' ', '_')}:{v}" for k, v in plain["verdicts"].items())
         plain["diverged_steps"] = " ".join(str(d) for d in plain["diverged_steps"])
+        for k in ("optimizer_settings", "settings"):
+            plain[k] = None if plain[k] is None else comparison.describe_settings(plain[k])
         writer.writerow({k: "" if v is None else v for k, v in plain.items()})
     return buf.getvalue()
 
@@ -318,6 +466,8 @@ def main(args) -> int:
     bare = _is_bare(args)
     solver_names = _solvers(args.solvers)
     step_sizes = _step_sizes(args.step_sizes)
+    per_solver, opt_settings = _settings(args.set, solver_names, args.optimizer)
+    factories = _factories(solver_names, step_sizes, args.optimizer, per_solver, opt_settings)
     if args.json == "-" and args.csv == "-":
         raise UsageError("--json, --csv: only one of them can write to standard output ('-')")
     _check_output(args.json, "--json")
@@ -326,7 +476,7 @@ def main(args) -> int:
     loaded = []
     for spec in args.game or DEFAULT_GAMES:
         label, game = load_game(spec, games.BUILTIN)
-        _check_game(spec, label, game, solver_names, step_sizes[0], key)
+        _check_game(spec, label, game, factories, step_sizes[0], key)
         loaded.append((label, game))
     out = args.out if args.out is not None else (DEFAULT_OUT if bare else None)
     if out is not None and not _check_plots(out, explicit=args.out is not None):
@@ -341,7 +491,9 @@ def main(args) -> int:
         # The header and the column names go out before the first compilation, each row as soon as its cell is done.
         print(("\n" if i else "") + f"{label}: {args.steps} steps, {args.seeds} seeds, jax {jax.__version__} on "
               f"{jax.devices()[0].platform}", file=table, flush=True)
-        columns = _columns(solver_names, [f"{s:g}" for s in step_sizes])
+        print(_settings_line(factories, args.optimizer, opt_settings), file=table, flush=True)
+        columns = _columns(solver_names, [_step_text({"step_size": x, "step_size_y": y})
+                                          for x, y in (s if isinstance(s, tuple) else (s, s) for s in step_sizes)])
         print(table_header(columns), file=table, flush=True)
         bar = ProgressBar(label, stream=sys.stderr) if show_bar else None
 
@@ -352,7 +504,8 @@ def main(args) -> int:
             print(table_line(row, columns), file=table, flush=True)
 
         plot_this = out is not None
-        rows = comparison.compare(game, solver_names, step_sizes=step_sizes, steps=args.steps, seeds=args.seeds,
+        entries = [f if isinstance(f, comparison.SolverFactory) else name for name, f in factories.items()]
+        rows = comparison.compare(game, entries, step_sizes=step_sizes, steps=args.steps, seeds=args.seeds,
                                   key=key, progress=bar, keep_results=plot_this, record_iterates=plot_this,
                                   on_cell=show)
         if bar is not None:
