@@ -20,7 +20,8 @@ from typing import NamedTuple, Optional
 import jax
 
 import games
-from minimax.cli._common import GAME_SPEC_HELP, UsageError, load_game, positive_int, seed_int, writable_folder
+from minimax.cli._common import (GAME_SPEC_HELP, UsageError, add_progress_option, load_game, positive_int, seed_int,
+                                 show_progress, writable_folder)
 from minimax.driver import check_point, check_solver_step
 from minimax.progress import ProgressBar
 from minimax.solvers import check_solver_fits
@@ -129,9 +130,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "games with one number per player; eigenvalues at the equilibrium; strategies on the simplex for "
                    f"matrix games) to DIR, created if needed; needs matplotlib. Default: ./{DEFAULT_OUT} when run "
                    "with no options, else no plots. Example: --out plots")
-    p.add_argument("--progress", choices=("auto", "always", "never"), default=DEFAULTS["progress"],
-                   help="progress bar on standard error for runs longer than a second and a half: 'auto' draws it "
-                   "when standard error is a terminal. Default: auto. Example: --progress never")
+    add_progress_option(p)
     return p
 
 
@@ -485,7 +484,7 @@ def main(args) -> int:
         os.makedirs(out, exist_ok=True)
 
     table = sys.stderr if "-" in (args.json, args.csv) else sys.stdout
-    show_bar = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    show_bar = show_progress(args.progress)
     all_rows, plots = [], []
     for i, (label, game) in enumerate(loaded):
         # The header and the column names go out before the first compilation, each row as soon as its cell is done.

@@ -20,7 +20,7 @@ import optax
 
 import games
 import minimax as mm
-from minimax.cli._common import seed_int
+from minimax.cli._common import DeprecatedAlias, add_progress_option, seed_int, show_progress, writable_folder
 from games import mixtures
 from games.gan import LOSSES
 
@@ -119,8 +119,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--r1", type=float, default=d.r1, help="R1 penalty weight gamma (default 0)")
     p.add_argument("--loss", default=d.loss, help="minimax (zero-sum) or non_saturating (general-sum)")
     p.add_argument("--seed", type=seed_int, default=0, help="PRNG seed (default 0)")
-    p.add_argument("--output", default=None, help="PNG path (default gan_<data>_<solver>.png); 'none' to skip")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the PNGs (gan_<data>_<solver>.png, and spectra_<data>_<solver>.png with "
+                   "--spectrum-every), created if needed; 'none' writes none (default: the current folder)")
+    add_progress_option(p, "training")
+    p.add_argument("--output", action=DeprecatedAlias, replacement="--out DIR", default=None, metavar="PATH",
+                   help="deprecated, use --out DIR: the samples' PNG path ('none' to skip); goes in the next "
+                   "release")
+    p.add_argument("--no-progress", action=DeprecatedAlias, replacement="--progress never", dest="progress",
+                   nargs=0, const="never", help="deprecated, use --progress never; goes in the next release")
     p.add_argument("--spectrum-every", type=int, default=None, metavar="N",
                    help="snapshot the run every N steps and print the top eigenvalues of the game Jacobian and the "
                         "update's spectral radius at each (matrix-free); plots them to spectra_<data>_<solver>.png")
@@ -151,6 +158,9 @@ def settings_from_args(args) -> Settings:
         raise UsageError(f"--beta1: expected a number in [0, 1), got {args.beta1}")
     if not (math.isfinite(args.r1) and args.r1 >= 0):
         raise UsageError(f"--r1: expected a non-negative number, got {args.r1}")
+    out = getattr(args, "out", None)
+    if out is not None and out != "none":
+        writable_folder(out, "--out")
     if args.output is not None and args.output != "none" and not args.output.lower().endswith(".png"):
         raise UsageError(f"--output: expected a path ending in .png (or 'none'), got {args.output!r}")
     if args.output is not None and args.output != "none":  # checked now, not after the training
@@ -199,14 +209,18 @@ def main(args) -> int:
     from minimax.progress import ProgressBar
 
     settings = settings_from_args(args)
+    folder = getattr(args, "out", None) or "."  # --output (deprecated) names the PNG itself; spectra then go to "."
     output: Optional[str] = args.output
     if output is None:
-        output = f"gan_{settings.data}_{settings.solver}.png"
+        output = "none" if folder == "none" else os.path.join(folder, f"gan_{settings.data}_{settings.solver}.png")
+    if folder not in (".", "none"):
+        os.makedirs(folder, exist_ok=True)
     print(f"gan: {settings.data} ({DATA[settings.data]().modes} modes), {settings.solver}, {settings.steps} steps, "
           f"Adam lr {settings.lr:g} (b1 {settings.beta1}, {settings.schedule}), batch {settings.batch_size}, "
           f"MLPs {settings.depth}x{settings.width}, latent {settings.latent_dim}, r1 {settings.r1:g}, "
           f"{settings.loss} loss, seed {args.seed}; jax {jax.__version__} on {jax.devices()[0].platform}", flush=True)
-    bar = None if args.no_progress else ProgressBar("training", delay=0.5)
+    progress = getattr(args, "progress", "auto")
+    bar = ProgressBar("training", delay=0.5) if show_progress(progress) else None
     start = time.perf_counter()
     every = getattr(args, "spectrum_every", None)
     result, generator, discriminator, mixture = train(settings, jax.random.key(args.seed), progress=bar,
@@ -217,7 +231,7 @@ def main(args) -> int:
         bar.close()
     along = None
     if every is not None:
-        sbar = None if args.no_progress else ProgressBar("spectra", delay=0.5)
+        sbar = ProgressBar("spectra", delay=0.5) if show_progress(progress) else None
         along = spectra(settings, result, k=args.spectrum_k, key=jax.random.fold_in(jax.random.key(args.seed), 7),
                         progress=sbar)
         if sbar is not None:
@@ -253,7 +267,7 @@ def main(args) -> int:
         if along is not None:
             from minimax.plot.spectra import eigenvalues_along_training
 
-            path = f"spectra_{settings.data}_{settings.solver}.png"
+            path = os.path.join(folder if folder != "none" else ".", f"spectra_{settings.data}_{settings.solver}.png")
             fig = eigenvalues_along_training(along, title=f"{settings.solver} on {mixture.name}, seed {args.seed}")
             fig.savefig(path, dpi=120)
             plt.close(fig)
