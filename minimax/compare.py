@@ -2,7 +2,10 @@
 
 :func:`compare` returns plain rows (dicts) that the command line prints as a table or writes as JSON/CSV, and that
 notebooks turn into plots. :data:`SOLVERS` names the solver factories by a step size, so a comparison is a list of
-names and a grid of step sizes. This module is pure library code: no printing, no plotting.
+names and a grid of step sizes; :data:`SOLVER_SPECS` and :data:`OPTIMIZERS` hold every solver's and optimizer's
+settings with their defaults, and :func:`solver_factory` changes them (or gives y its own step size). Rows are
+robust over seeds (medians, spreads, every verdict counted). This module is pure library code: no printing, no
+plotting.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from minimax.driver import run
 from minimax.game import Game
 
 __all__ = ["OPTIMIZERS", "SOLVERS", "SOLVER_SPECS", "STEP", "OptimizerSpec", "SolverFactory", "SolverSpec",
-           "compare", "describe_settings", "solver_factory", "compile_cell", "iterate", "run_cell", "starting_points", "summarise",
-           "update_spectrum", "verdict_summary"]
+           "compare", "compile_cell", "describe_settings", "iterate", "run_cell", "solver_factory", "starting_points",
+           "summarise", "update_spectrum", "verdict_summary"]
 
 #: Solver factories by name, each a function of one step size (used for both players, plain SGD steps).
 SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
@@ -440,8 +443,9 @@ def compare(
       empirical rates per step and per gradient evaluation), ``radius`` (spectral radius at the equilibrium,
       when the game knows a single one; for a stochastic game the expected Jacobian's over
       :data:`RADIUS_SAMPLES` mini-batches), ``radius_note`` (why the radius says little, or None: an adaptive
-      optimizer with a zero second moment, a boundary strategy, ...; :func:`minimax.linearisation_notes`), ``verdict`` (the most common label over seeds; a tie goes to the
-      first in :data:`minimax.VERDICTS`), ``verdicts`` (counts), ``verdict_summary`` (every label with its count
+      optimizer with a zero second moment, a boundary strategy, ...; :func:`minimax.linearisation_notes`),
+      ``verdict`` (the most common label over seeds; a tie goes to the first in :data:`minimax.VERDICTS`),
+      ``verdicts`` (counts), ``verdict_summary`` (every label with its count
       and the diverged seeds' step, :func:`verdict_summary`), ``diverged_at`` (earliest divergence step or
       None), ``diverged_steps`` (each diverged seed's step), ``grad_evals`` (vector-field evaluations of the
       longest-running seed: its completed steps times the solver's ``grad_evals`` per step),

@@ -331,7 +331,7 @@ def test_spectral_radius_at_a_checkpoint_state(x64):
         mm.spectral_radius(game, solver, res.x, res.y, state=res.state), rel=1e-12)
 
 
-# -- when a linearisation says little (LinearisationWarning) ------------------------------------------------------------
+# -- when a linearisation says little (LinearisationWarning) -----------------------------------------------------
 def test_adam_at_its_initial_state_warns_and_after_some_steps_does_not():
     import warnings
 
