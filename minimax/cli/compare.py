@@ -358,8 +358,12 @@ def _radius_text(row) -> str:
 
 
 def radius_notes(rows) -> list[str]:
-    """One line per row whose radius comes with a note (printed under the table)."""
-    return [f"* {r['solver']} {_step_text(r)}: {r['radius_note']}" for r in rows if r.get("radius_note")]
+    """The notes of the rows whose radius comes with one, for under the table."""
+    groups: dict = {}  # one line per solver and note, naming its step sizes
+    for r in rows:
+        if r.get("radius_note"):
+            groups.setdefault((r["solver"], r["radius_note"]), []).append(_step_text(r))
+    return [f"* {solver} {', '.join(steps)}: {note}" for (solver, note), steps in groups.items()]
 
 
 def _step_text(row) -> str:
