@@ -4,7 +4,8 @@ r"""Diagnostics: pure functions of a game and a point, or of a trace.
 * Linearisation: :func:`jacobian` of the vector field and its eigenvalues; :func:`update_jacobian` of a solver's
   whole update map (memory such as OGDA's previous update included), as dense matrices built with ``jax.jacfwd``.
   Their eigenvalues, dense or matrix-free, live in :mod:`minimax.spectra`.
-* Trace analysis: :func:`empirical_rate` and :func:`classify` (converged / cycling / diverged). NumPy, host-side.
+* Trace analysis: :func:`empirical_rate` and :func:`classify` (converged / stalled / cycling / noise floor /
+  diverged). NumPy, host-side.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ __all__ = [
     "VERDICTS",
 ]
 
-VERDICTS = ("converged", "cycling", "diverged", "non-finite")
+#: Every label :func:`classify` gives, in the order that breaks ties in a majority over seeds.
+VERDICTS = ("converged", "stalled", "cycling", "noise floor", "diverged", "non-finite")
 
 
 #: The trace metrics the library computes; a user metric may be non-finite by design (an infinite KL divergence).
@@ -274,49 +276,135 @@ def _rate_one(m: np.ndarray, steps: np.ndarray, axis: np.ndarray, tail: float) -
 _FLOOR = 1e-30
 
 
-def _classify_one(m: np.ndarray, steps: np.ndarray, diverged: bool, atol: float, rtol: float, trend_tol: float):
+def _fit(s: np.ndarray, lm: np.ndarray) -> tuple[float, float]:
+    """Slope of the least-squares line through (s, lm) and the spread (sd) of lm around it."""
+    if len(s) >= 3:
+        slope, intercept = np.polyfit(s, lm, 1)
+        return float(slope), float(np.std(lm - (slope * s + intercept)))
+    return float((lm[-1] - lm[0]) / max(s[-1] - s[0], 1.0)), 0.0
+
+
+def _monotone_fit(v: np.ndarray) -> np.ndarray:
+    """The least-squares non-decreasing fit to v (pool adjacent violators; a loop over records, host-side)."""
+    means, sizes = [], []
+    for value in v:
+        means.append(float(value))
+        sizes.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            n = sizes[-2] + sizes[-1]
+            means[-2:] = [(means[-2] * sizes[-2] + means[-1] * sizes[-1]) / n]
+            sizes[-2:] = [n]
+    return np.repeat(means, sizes)
+
+
+def _wobble(lm: np.ndarray) -> float:
+    """The sd of lm around its best monotone fit (rising or falling, whichever is closer): the metric's own
+    oscillation. A monotone approach to a level, smooth or with a kink, has none; an orbit cannot be fitted."""
+    rising = float(np.std(lm - _monotone_fit(lm)))
+    falling = float(np.std(lm + _monotone_fit(-lm)))
+    return min(rising, falling)
+
+
+def _aitken(a: float, b: float, c: float) -> Optional[float]:
+    """The limit of a, b, c, ... continued as a geometric series (Aitken's delta-squared), or None when the steps
+    do not shrink (a steady or accelerating fall)."""
+    d1, d2 = b - a, c - b
+    if d1 >= 0 or d2 >= 0 or d2 <= d1:
+        return None
+    r = d2 / d1
+    return c + d2 * r / (1.0 - r)
+
+
+def _levels_off(m: np.ndarray, plateau: float) -> bool:
+    """True when a metric falling over the second half of a run is settling on a level instead of going on to
+    zero. With m1..m4 the means of the second half's quarters: m4 is not below m3; or m2, m3, m4 continued as a
+    geometric series (:func:`_aitken`) head for a limit of at least ``plateau`` times m4; or that limit is at
+    least half of m4 and no lower than 0.97 times the one m1, m2, m3 head for. A geometric fall to zero heads for
+    0; an approach c + d q^t to a plateau heads for c from every three windows; a power law 1/t^p heads for a
+    limit that falls with it (0.85 of the earlier one for p = 1, 0.95 for p = 1/4)."""
+    if len(m) < 4:
+        return False
+    m = m[len(m) % 4:]  # four windows of equal length, so that a geometric series stays one
+    m1, m2, m3, m4 = (float(np.mean(w)) for w in np.split(m, 4))
+    if m4 >= m3:
+        return True
+    late = _aitken(m2, m3, m4)
+    if late is None:
+        return False
+    if late >= plateau * m4:
+        return True
+    early = _aitken(m1, m2, m3)
+    return early is not None and late >= 0.5 * m4 and late >= 0.97 * early
+
+
+def _classify_one(m: np.ndarray, steps: np.ndarray, diverged: bool, stochastic: bool, atol: float, rtol: float,
+                  trend_tol: float, plateau: float, cycle_tol: float) -> str:
     if diverged or not np.all(np.isfinite(m)):
         return "diverged"
     if m[-1] <= atol + rtol * m[0]:
         return "converged"
     i0 = _tail_start(steps, 0.5)
     s, lm = steps[i0:].astype(np.float64), np.log(np.maximum(m[i0:], np.finfo(np.float64).tiny))
-    if len(s) >= 3:
-        slope, intercept = np.polyfit(s, lm, 1)
-        noise = float(np.std(lm - (slope * s + intercept)))
-    else:
-        slope, noise = (lm[-1] - lm[0]) / max(s[-1] - s[0], 1.0), 0.0
+    slope, noise = _fit(s, lm)
     change = slope * (s[-1] - s[0])
     threshold = max(trend_tol, 3.0 * noise)
-    if change > threshold:
+    trend = 1 if change > threshold else -1 if change < -threshold else 0
+    if trend < 0 and _levels_off(m[i0:], plateau):
+        trend = 0
+    if trend > 0:
         return "diverged"
-    if change < -threshold:
+    if trend < 0:
         return "converged"
-    return "cycling"
+    if stochastic:
+        return "noise floor"
+    return "cycling" if _wobble(lm) > cycle_tol else "stalled"
 
 
 def classify(
     trace_or_result: Any,
     metric: Optional[str] = None,
     *,
+    stochastic: bool = False,
     atol: float = 1e-6,
     rtol: float = 1e-6,
     trend_tol: float = 1e-3,
+    plateau: float = 0.9,
+    cycle_tol: float = 2e-3,
 ):
-    """Labels a run ``"converged"``, ``"cycling"``, ``"diverged"`` or ``"non-finite"``.
+    """Labels a run ``"converged"``, ``"stalled"``, ``"cycling"``, ``"noise floor"``, ``"diverged"`` or
+    ``"non-finite"`` (:data:`VERDICTS`).
 
     Based on ``trace[metric]`` (default: distance, else gap, else natural residual, else vector-field norm; see
-    :func:`default_metric`):
+    :func:`default_metric`), each zero exactly at an equilibrium; "the trend" is the log-linear fit of the metric
+    over the second half of the run, and it counts when it moves the metric by more than ``trend_tol`` (in log
+    terms) and by more than three times the metric's own oscillation around the fit:
 
-    * diverged: the run hit a non-finite iterate, or the metric's log-linear trend over the second half of the
-      run rises by more than ``trend_tol`` and by more than three times the oscillation around the trend;
-    * converged: the final metric is below ``atol + rtol * initial``, or the trend falls by that margin;
-    * non-finite: the metric looks converged but another of the library's metrics (the value, a gap, the field
+    * converged: the final metric is below the floor ``atol + rtol * initial``; or the trend falls and the metric
+      is still falling at the end, not levelling off. Levelling off is read from the means m1..m4 of the second
+      half's four quarters, each three of them continued as a geometric series (Aitken's delta-squared): the
+      metric levels off when m4 is not below m3, when m2, m3, m4 head for a limit of at least ``plateau`` times
+      m4, or when that limit is at least half of m4 and stays put (at least 0.97 times the limit of m1, m2, m3).
+      A linear rate heads for 0; a power law 1/t^p heads for a limit that falls with it (p = 1: 0.85 of the
+      earlier one; p = 1/4: 0.95), so both count as converging; an approach c + d q^t to a plateau heads for c
+      from any three quarters;
+    * diverged: the run hit a non-finite iterate, or the trend rises (a metric still rising at the end, however
+      slowly it decelerates, is not called bounded);
+    * non-finite: the run looks converged but another of the library's metrics (the value, a gap, the field
       norm) became NaN or infinite: such a run is never called converged (``Result.nonfinite_step`` says which
       metric, from which step);
-    * cycling: none of these, i.e. the metric neither shrinks nor grows beyond its own oscillation. This includes runs
-      that have stalled at a nonzero level, and spirals too slow to show within the run (GDA with a tiny step
-      grows by far less than ``trend_tol`` over the run): run longer, or compare :func:`empirical_rate` with 1.
+    * for the rest, whose metric is neither falling nor rising at the end (flat, or settling on a level above the
+      floor): ``"noise floor"`` when ``stochastic`` (the game draws mini-batches, so the metric fluctuates around
+      the level its gradient noise allows; pass ``stochastic=game.stochastic``), else ``"cycling"`` when the
+      metric oscillates by more than ``cycle_tol`` (the sd of its log over the second half around the closest
+      monotone curve: 0.017 for alternating GDA's orbit on f = xy, 0.009 for the Dirac-GAN's, 0 for a smooth or
+      kinked approach to a level) and ``"stalled"`` when it is flat at a nonzero level or settles on one
+      monotonically (a non-equilibrium stationary point, or an orbit at a nearly constant distance: 5e-4 for
+      consensus on the stall game of ``notebooks/examples/stall_game.py``).
+
+    The levelling-off test makes the verdict of a run that settles on a level the same at every run length: a
+    run approaching a plateau is "stalled" (or "cycling") after 2 000 steps as after 20 000, not "converged"
+    while the approach still shows. What cannot be told from one run is a spiral slower than the run (GDA with
+    a tiny step grows by far less than ``trend_tol``): compare :func:`empirical_rate` with 1, or run longer.
 
     Accepts a trace dict or a :class:`minimax.Result` (whose divergence flag is used); a trace that records
     ``steps_completed`` carries its own divergence. Batched (vmapped) inputs give a NumPy array of labels.
@@ -352,7 +440,12 @@ def classify(
         if v.shape[:len(batch)] == batch and v.ndim > len(batch):
             bad = bad | ~np.all(np.isfinite(v), axis=tuple(range(len(batch), v.ndim)))
     bad = bad.ravel()
-    labels = [_classify_one(m2[i], s2[i], bool(d2[i]), atol, rtol, trend_tol) for i in range(m2.shape[0])]
+    if not isinstance(stochastic, (bool, np.bool_)):
+        raise TypeError(f"stochastic: expected a bool (game.stochastic), got {type(stochastic).__name__}")
+    if not 0 < plateau < 1:
+        raise ValueError(f"plateau: expected a fraction in (0, 1), got {plateau!r}")
+    labels = [_classify_one(m2[i], s2[i], bool(d2[i]), bool(stochastic), atol, rtol, trend_tol, plateau, cycle_tol)
+              for i in range(m2.shape[0])]
     labels = ["non-finite" if label == "converged" and bad[i] else label for i, label in enumerate(labels)]
     if not batch:
         return labels[0]

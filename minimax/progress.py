@@ -114,6 +114,12 @@ class ProgressBar:
         self.stream.flush()
         self._shown = True
 
+    def clear(self) -> None:
+        """Erases the bar's line, so that other output can take it; the next update draws the bar again."""
+        if self._shown:
+            self.stream.write("\r" + " " * (self.width + len(self.label) + 30) + "\r")
+            self.stream.flush()
+
     def close(self) -> None:
         """Ends the bar's line (only if it was drawn); without a terminal, prints the final line if it is new."""
         if not self._shown:

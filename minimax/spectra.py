@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from typing import Any, NamedTuple, Optional
 
 import jax
@@ -28,16 +29,19 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from minimax import _tree, diagnostics
-from minimax.diagnostics import jacobian, update_jacobian, update_map
+from minimax.diagnostics import update_map
 from minimax.solvers import check_solver_fits
 
 __all__ = [
     "DENSE_LIMIT",
+    "SECOND_MOMENT_FIELDS",
     "ConvergenceError",
+    "LinearisationWarning",
     "LocalNash",
     "SpectrumInfo",
     "hessian_eigenvalues",
     "jacobian_eigenvalues",
+    "linearisation_notes",
     "local_nash",
     "spectra_along",
     "spectral_radius",
@@ -141,8 +145,22 @@ def _default_tol(dtype) -> float:
 
 
 # -- the operators -----------------------------------------------------------------------------------------------------
-# Three maps of a flat vector, each named by a kind and a static ``extra`` (a player, or a solver).
-def _map(kind, game, extra, x, y, state, key):
+# Three maps of a flat vector, each named by a kind and a static ``extra`` (a player, or a solver). With ``samples``
+# the map is the mean of the maps of ``samples`` keys split from ``key`` (one mini-batch each, for a stochastic game),
+# so its Jacobian is the expected Jacobian over mini-batches, at the point of the first key.
+def _map(kind, game, extra, samples, x, y, state, key):
+    if samples is None:
+        return _map_one(kind, game, extra, x, y, state, key)
+    keys = jax.random.split(key, samples)
+    _, flat = _map_one(kind, game, extra, x, y, state, keys[0])
+
+    def mean(v):
+        return jnp.mean(jax.vmap(lambda k: _map_one(kind, game, extra, x, y, state, k)[0](v))(keys), axis=0)
+
+    return mean, flat
+
+
+def _map_one(kind, game, extra, x, y, state, key):
     if kind == "field":
         return _field_map(game, x, y, key)
     if kind == "hessian":
@@ -150,16 +168,16 @@ def _map(kind, game, extra, x, y, state, key):
     return update_map(game, extra, x, y, state, key)
 
 
-def _dim(kind, game, extra, x, y, state, key) -> int:
-    return int(jax.eval_shape(lambda *a: _map(kind, game, extra, *a)[1], x, y, state, key).size)
+def _dim(kind, game, extra, samples, x, y, state, key) -> int:
+    return int(jax.eval_shape(lambda *a: _map(kind, game, extra, samples, *a)[1], x, y, state, key).size)
 
 
 # Linearising under jit compiles the forward pass once (instead of dispatching it op by op) and, with the game and
 # solver static, only once per game: a second spectrum of the same game at another point compiles nothing. The
 # residuals come back as a ``Partial`` pytree whose function is the cached trace's, so ``_apply`` is cached too.
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _linearized(kind, game, extra, x, y, state, key):
-    fun, flat = _map(kind, game, extra, x, y, state, key)
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _linearized(kind, game, extra, samples, x, y, state, key):
+    fun, flat = _map(kind, game, extra, samples, x, y, state, key)
     return flat, jax.linearize(fun, flat)[1]
 
 
@@ -168,21 +186,22 @@ def _apply(lin, v):
     return lin(v)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _dense(kind, game, extra, x, y, state, key):
-    fun, flat = _map(kind, game, extra, x, y, state, key)
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _dense(kind, game, extra, samples, x, y, state, key):
+    fun, flat = _map(kind, game, extra, samples, x, y, state, key)
     return jax.jacfwd(fun)(flat)
 
 
 class _Operator:
     """A linear map on flat NumPy float64 vectors: one compiled JVP of the linearised map per product."""
 
-    def __init__(self, kind, game, extra, x, y, state, key, what: str):
-        z0, self._lin = _linearized(kind, game, extra, x, y, state, key)
+    def __init__(self, kind, game, extra, samples, x, y, state, key, what: str, why=None):
+        z0, self._lin = _linearized(kind, game, extra, samples, x, y, state, key)
         self.dtype = z0.dtype
         self.dim = int(z0.size)
         self.products = 0
         self.what = what
+        self.why = why
 
     def __call__(self, v: np.ndarray) -> np.ndarray:
         self.products += 1
@@ -191,9 +210,7 @@ class _Operator:
             bad = int(np.sum(~np.isfinite(out)))
             raise ValueError(
                 f"{self.what} is not finite at this point ({bad} of {out.size} entries of a Jacobian-vector product "
-                "are NaN or inf): the map is not differentiable there, for example Adam where its second-moment "
-                "estimate is exactly zero (parameters whose gradient was always zero, such as dead ReLU units); "
-                "use optax.adam(..., eps_root=1e-8)"
+                f"are NaN or inf): the map is not differentiable there{': ' + self.why() if self.why else ''}"
             )
         return out
 
@@ -289,13 +306,12 @@ def _arpack(op: _Operator, k: int, which: str, key, *, symmetric: bool, tol: Opt
     return (vals.real if symmetric else vals), info
 
 
-def _dense_eig(matrix, what: str):
+def _dense_eig(matrix, what: str, why=None):
     mat = np.asarray(matrix, dtype=np.float64)
     if not np.all(np.isfinite(mat)):
-        raise ValueError(
-            f"{what} is not finite at this point: the map is not differentiable there (for example Adam at a "
-            "fixed point, where its second-moment estimate is zero; try optax.adam(..., eps_root=1e-8))"
-        )
+        bad = int(np.sum(~np.isfinite(mat)))
+        raise ValueError(f"{what} is not finite at this point ({bad} of {mat.size} entries are NaN or inf): "
+                         f"the map is not differentiable there{': ' + why() if why else ''}")
     return np.linalg.eigvals(mat)
 
 
@@ -309,8 +325,8 @@ def _finish(vals, info, return_info):
 
 
 # -- public functions --------------------------------------------------------------------------------------------------
-def jacobian_eigenvalues(game, x, y, *, key=None, k=None, which="LM", residual_tol=None, ncv=None, maxiter=None,
-                         return_info=False):
+def jacobian_eigenvalues(game, x, y, *, key=None, samples=None, k=None, which="LM", residual_tol=None, ncv=None,
+                         maxiter=None, return_info=False):
     """Eigenvalues of the game Jacobian ``dF/dz`` at (x, y).
 
     Args:
@@ -318,6 +334,8 @@ def jacobian_eigenvalues(game, x, y, *, key=None, k=None, which="LM", residual_t
       x: the minimiser's point.
       y: the maximiser's point.
       key: feeds a stochastic game's field (the same key for every product) and draws the Krylov start vector.
+      samples: for a stochastic game, the expected Jacobian over that many mini-batches (keys split from ``key``);
+        without it a stochastic game warns :class:`LinearisationWarning` (one mini-batch).
       k: ``None`` for every eigenvalue, from the dense Jacobian, sorted by real then imaginary part; an int for
         the ``k`` most extreme ones by ``which``, matrix-free, most extreme first.
       which: ``"LM"`` largest modulus, ``"LR"`` / ``"SR"`` largest / smallest real part, ``"LI"`` largest
@@ -333,53 +351,75 @@ def jacobian_eigenvalues(game, x, y, *, key=None, k=None, which="LM", residual_t
     Raises:
       ConvergenceError: the Krylov method did not reach ``residual_tol``.
     """
-    return _eigs_of("the game Jacobian", ("field", game, None, x, y, None), lambda kk: jacobian(game, x, y, key=kk),
-                    key, k, which, residual_tol, ncv, maxiter, return_info)
+    if samples is not None:
+        samples = _check_samples(samples)
+    for note in linearisation_notes(game, None, x, y, samples=samples):
+        warnings.warn(note, LinearisationWarning, stacklevel=2)
+    return _eigs_of("the game Jacobian", ("field", game, None, samples, x, y, None), None, key, k, which,
+                    residual_tol, ncv, maxiter, return_info)
 
 
-def update_eigenvalues(game, solver, x, y, *, state=None, key=None, k=None, which="LM", residual_tol=None, ncv=None,
-                       maxiter=None, return_info=False):
+def update_eigenvalues(game, solver, x, y, *, state=None, key=None, samples=None, k=None, which="LM",
+                       residual_tol=None, ncv=None, maxiter=None, return_info=False):
     """Eigenvalues of one period of ``solver``'s linearised update at (x, y), its memory and optimizer state included.
 
     The map is ``(z, m) -> (z', m')`` over the parameters and the floating-point solver state that evolves
     (Adam's moments, OGDA's previous update; see :func:`minimax.update_jacobian`). ``state`` is the solver state
     to linearise at (``Result.state``, or a checkpoint's); without it the solver is stepped once from (x, y).
-    ``k``, ``which``, ``residual_tol``, ``ncv``, ``maxiter`` and ``return_info`` are as in
-    :func:`jacobian_eigenvalues`.
+    ``samples``: for a stochastic game, the expected Jacobian over that many mini-batches (keys split from
+    ``key``; the memory comes from the first one's step). ``k``, ``which``, ``residual_tol``, ``ncv``,
+    ``maxiter`` and ``return_info`` are as in :func:`jacobian_eigenvalues`.
+
+    Warns :class:`LinearisationWarning` where the linearisation says little (see :func:`linearisation_notes`).
     """
     check_solver_fits(game, solver)
     _check_point(state, "state")
-    return _eigs_of(f"the update of {solver.name}", ("update", game, solver, x, y, state),
-                    lambda kk: update_jacobian(game, solver, x, y, state=state, key=kk), key, k, which,
-                    residual_tol, ncv, maxiter, return_info)
+    if samples is not None:
+        samples = _check_samples(samples)
+    for note in linearisation_notes(game, solver, x, y, state=state, key=key, samples=samples):
+        warnings.warn(note, LinearisationWarning, stacklevel=2)
+    return _update_eigenvalues(game, solver, x, y, state, key, samples, k, "LM" if which is None else which,
+                               residual_tol, ncv, maxiter, return_info)
 
 
-def _eigs_of(what, spec, dense, key, k, which, residual_tol, ncv, maxiter, return_info):
+def _update_eigenvalues(game, solver, x, y, state, key, samples, k, which, residual_tol, ncv, maxiter,
+                        return_info):
+    def why():
+        return _why_not_finite(game, solver, x, y, state, key, samples)
+
+    return _eigs_of(f"the update of {solver.name}", ("update", game, solver, samples, x, y, state), why, key, k,
+                    which, residual_tol, ncv, maxiter, return_info)
+
+
+def _eigs_of(what, spec, why, key, k, which, residual_tol, ncv, maxiter, return_info):
     which = _check_which(which, WHICH_EIGS)
-    _check_point(spec[3], "x")
-    _check_point(spec[4], "y")
-    diagnostics.check_point(spec[1], spec[3], spec[4], key)
+    _check_point(spec[4], "x")
+    _check_point(spec[5], "y")
+    diagnostics.check_point(spec[1], spec[4], spec[5], key)
     if residual_tol is not None:
         residual_tol = _check_tol(residual_tol, "residual_tol")
     key = _default_key(key)
+    if why is None:  # the game Jacobian
+        def why():
+            return _why_not_finite(spec[1], None, spec[4], spec[5], None, key, spec[3])
     if k is None:
         start = time.perf_counter()
-        vals = _sorted(_dense_eig(dense(key), what))
+        vals = _sorted(_dense_eig(_dense(*spec, key), what, why))
         return _finish(vals, SpectrumInfo(np.zeros(0), 0, time.perf_counter() - start, vals.size, "dense"),
                        return_info)
-    return _matrix_free(spec, key, k, which, False, residual_tol, ncv, maxiter, what, return_info)
+    return _matrix_free(spec, key, k, which, False, residual_tol, ncv, maxiter, what, return_info, why)
 
 
-def _matrix_free(spec, key, k, which, symmetric, residual_tol, ncv, maxiter, what, return_info):
+def _matrix_free(spec, key, k, which, symmetric, residual_tol, ncv, maxiter, what, return_info, why=None):
     """Checks ``k`` against the map's size, linearises it (cached) and runs ARPACK on its products."""
     k = _check_k(k, _dim(*spec, key), symmetric=symmetric)
-    op = _Operator(*spec, key, what)
+    op = _Operator(*spec, key, what, why)
     vals, info = _arpack(op, k, which, jax.random.fold_in(key, 1), symmetric=symmetric, tol=residual_tol, ncv=ncv,
                          maxiter=maxiter, what=what)
     return _finish(vals, info, return_info)
 
 
-def spectral_radius(game, solver, x, y, *, state=None, key=None, k=None, residual_tol=None, ncv=None,
+def spectral_radius(game, solver, x, y, *, state=None, key=None, samples=None, k=None, residual_tol=None, ncv=None,
                     maxiter=None, return_info=False):
     """Per-step spectral radius of ``solver``'s linearised update at (x, y), memory and optimizer state included.
 
@@ -388,18 +428,148 @@ def spectral_radius(game, solver, x, y, *, state=None, key=None, k=None, residua
 
     With ``k=None`` the dense update Jacobian is used when the map has at most :data:`DENSE_LIMIT` dimensions
     (parameters plus memory) and ARPACK (the 6 largest-modulus eigenvalues) above it; ``k=int`` forces the
-    matrix-free path with ``k`` eigenvalues. Other arguments are as in :func:`update_eigenvalues`.
+    matrix-free path with ``k`` eigenvalues. ``samples=n`` takes the expected Jacobian over n mini-batches of a
+    stochastic game (matrix-free: each product averages the n keys' Jacobian-vector products). Other arguments
+    are as in :func:`update_eigenvalues`.
+
+    Warns :class:`LinearisationWarning` where the number says little (see :func:`linearisation_notes`): an
+    adaptive optimizer (Adam, RMSProp, ...) whose second-moment estimate is zero at the state linearised at (its
+    initial state, or a fixed point without ``state=``), a stochastic game linearised on one mini-batch, an
+    entropic solver at a strategy on the simplex's boundary.
     """
     check_solver_fits(game, solver)
     diagnostics.check_point(game, x, y, key)
-    n = _dim("update", game, solver, x, y, state, _default_key(key))
+    _check_point(state, "state")
+    if samples is not None:
+        samples = _check_samples(samples)
+    for note in linearisation_notes(game, solver, x, y, state=state, key=key, samples=samples):
+        warnings.warn(note, LinearisationWarning, stacklevel=2)
+    n = _dim("update", game, solver, samples, x, y, state, _default_key(key))
     if k is None and n > DENSE_LIMIT:
         k = min(6, n - 2)
-    out = update_eigenvalues(game, solver, x, y, state=state, key=key, k=k, which="LM", residual_tol=residual_tol,
-                             ncv=ncv, maxiter=maxiter, return_info=True)
-    vals, info = out
+    vals, info = _update_eigenvalues(game, solver, x, y, state, key, samples, k, "LM", residual_tol, ncv, maxiter,
+                                     True)
     radius = float(np.max(np.abs(vals)) ** (1.0 / solver.period))
     return _finish(radius, info, return_info)
+
+
+# -- when a linearisation says little --------------------------------------------------------------------------------
+class LinearisationWarning(UserWarning):
+    """A spectrum was taken where the linearisation says little about the dynamics (see
+    :func:`linearisation_notes`); the number is computed all the same."""
+
+
+#: Fields of optax states that hold a second-moment (or squared-gradient) estimate an adaptive update divides by:
+#: Adam, AdamW, AMSGrad, Yogi, Lamb, Novograd (``nu``, ``nu_max``), RMSProp (``nu``), Adagrad
+#: (``sum_of_squares``), Adafactor (``v_row``, ``v_col``, ``v``), Adadelta (``e_g``).
+SECOND_MOMENT_FIELDS = frozenset({"nu", "nu_max", "sum_of_squares", "v_row", "v_col", "v", "e_g"})
+
+
+def _second_moments(state) -> list:
+    leaves = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+        names = {getattr(k, "name", getattr(k, "key", None)) for k in path}
+        if names & SECOND_MOMENT_FIELDS and not ({"hyperparams", "hyperparams_states"} & names) \
+                and jnp.issubdtype(getattr(leaf, "dtype", np.int32), jnp.floating):
+            leaves.append(leaf)
+    return leaves
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _first_state(game, solver, x, y, key):
+    return solver.step(game, x, y, solver.init(x, y), key)[2]
+
+
+def _zero_second_moments(game, solver, x, y, state, key, samples) -> tuple[int, int]:
+    """(entries that are exactly zero, entries) of the second-moment estimates in the state linearised at: ``state``,
+    or the one :func:`minimax.update_jacobian` steps to from (x, y)."""
+    if not _second_moments(jax.eval_shape(solver.init, x, y)):
+        return 0, 0
+    if state is None:
+        key = _default_key(key)
+        state = _first_state(game, solver, x, y, jax.random.split(key, samples)[0] if samples else key)
+    moments = [np.asarray(v) for v in _second_moments(state)]
+    return int(sum(np.sum(v == 0) for v in moments)), int(sum(v.size for v in moments))
+
+
+def _on_boundary(game, x, y) -> bool:
+    """Whether a strategy of a simplex player is at (or below) the floor the entropic step keeps weights at."""
+    for c, p in ((game.x_constraint, x), (game.y_constraint, y)):
+        if c is not None and c.supports_entropic:
+            for leaf in jax.tree.leaves(p):
+                leaf = np.asarray(leaf)
+                if leaf.size and np.min(leaf) <= 2 * np.finfo(leaf.dtype).tiny * max(1.0, float(np.max(leaf))):
+                    return True
+    return False
+
+
+def linearisation_notes(game, solver, x, y, *, state=None, key=None, samples=None) -> list[str]:
+    """Why the spectrum of ``solver``'s update (or, with ``solver=None``, of the game Jacobian) at (x, y) says
+    little, one sentence per reason; empty when nothing is known to be wrong.
+
+    * An adaptive optimizer (Adam, RMSProp, Adagrad, ...) whose second-moment estimate v is exactly zero in the
+      state linearised at (its initial state; a fixed point, where the first step's gradient is zero, when no
+      ``state`` is given; dead units): the update divides by sqrt(v) + eps, so with v = 0 its Jacobian is scaled
+      by 1/eps (or is not finite with ``eps_root=0``) and the radius is an artefact of eps.
+    * A stochastic game (``game.stochastic``) linearised on the mini-batch of one key: the spectrum of that
+      sample, not of the expected dynamics (``samples=n`` averages the Jacobian over n keys).
+    * An entropic solver (multiplicative weights, OMWU, mirror-prox) at a strategy on the simplex's boundary: the
+      step works in log coordinates with weights kept at the dtype's smallest normal number, so the weights there
+      have derivative zero and the radius says nothing about the rate at which they vanish.
+    """
+    notes = []
+    what = "game Jacobian" if solver is None else f"update of {solver.name}"
+    if game.stochastic and samples is None:
+        notes.append(f"game {game.name!r} is stochastic and the {what} was linearised on the mini-batch of one key: "
+                     "that is the spectrum of one sample, not the expected one; pass samples=32 for the Jacobian "
+                     "averaged over 32 keys split from key")
+    if solver is None:
+        return notes
+    zeros, total = _zero_second_moments(game, solver, x, y, state, key, samples)
+    if zeros:
+        where = "the state given" if state is not None else "the state one step from (x, y)"
+        notes.append(f"{solver.name}: its adaptive optimizer's second-moment estimate v is exactly zero in {zeros} of "
+                     f"{total} entries at {where}, so its linearisation is not meaningful there: the update divides "
+                     "by sqrt(v) + eps, which scales its Jacobian by 1/eps where v = 0 (Adam's initial state, a fixed "
+                     "point, parameters whose gradient was always zero); linearise at a state after some steps "
+                     "(state=Result.state or a checkpoint's), where v is the running average of squared gradients")
+    if solver.geometry == "entropic" and _on_boundary(game, x, y):
+        notes.append(f"{solver.name}: a strategy is on the boundary of the simplex (weight at the floor the entropic "
+                     "step keeps it at), where the entropic update's derivative is zero: the radius there is not the "
+                     "rate at which that weight vanishes; linearise at an interior point, or measure the rate on a "
+                     "run (mm.empirical_rate)")
+    return notes
+
+
+def _why_not_finite(game, solver, x, y, state, key, samples) -> str:
+    """The reasons a linearisation can be non-finite for this game and solver, worded for the solver used."""
+    reasons = []
+    if solver is not None:
+        zeros, total = _zero_second_moments(game, solver, x, y, state, key, samples)
+        if zeros:
+            reasons.append(f"{solver.name}'s adaptive optimizer divides by the square root of its second-moment "
+                           f"estimate, which is exactly zero in {zeros} of {total} entries here (a fixed point, or "
+                           "parameters whose gradient was always zero such as dead ReLU units); linearise at a state "
+                           "after some steps (state=Result.state or a checkpoint's), or give the optimizer "
+                           "eps_root > 0 (optax.adam(..., eps_root=1e-8))")
+        if solver.geometry == "entropic":
+            reasons.append(f"{solver.name} steps in the entropic geometry (x proportional to x exp(-eta g), in log "
+                           "coordinates), which is not differentiable where a strategy's weight is 0; linearise at "
+                           "an interior point of the simplex")
+        elif game.x_constraint is not None or game.y_constraint is not None:
+            reasons.append(f"{solver.name} projects onto the game's constraint, which is not differentiable on its "
+                           "boundary (linearise at an interior point)")
+    payoff = f"the vector field of {game.name!r} is not differentiable at this point (check its payoff there)"
+    if not reasons:
+        return payoff
+    return "; ".join(reasons) + "; or " + payoff
+
+
+def _check_samples(samples) -> int:
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ValueError(f"samples: expected a positive number of mini-batches (keys) to average the Jacobian over, "
+                         f"got {samples!r}")
+    return int(samples)
 
 
 def hessian_eigenvalues(game, x, y, *, player, k=None, which="SA", key=None, residual_tol=None, ncv=None,
@@ -430,7 +600,7 @@ def hessian_eigenvalues(game, x, y, *, player, k=None, which="SA", key=None, res
     if residual_tol is not None:
         residual_tol = _check_tol(residual_tol, "residual_tol")
     key = _default_key(key)
-    spec = ("hessian", game, player, x, y, None)
+    spec = ("hessian", game, player, None, x, y, None)
     what = f"player {player}'s Hessian"
     if k is None:
         start = time.perf_counter()

@@ -70,6 +70,24 @@ def _usage_error(capsys, argv, expected):
     (["compare", "--json", "-", "--csv", "-"], "--json, --csv: only one of them can write to standard output"),
     (["compare", "--progress", "sometimes"], "argument --progress: invalid choice: 'sometimes'"),
     (["compare", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["compare", "--step-sizes", "0.1:0"], "--step-sizes: expected comma-separated positive numbers such as 0.05,0.1 "
+     "or pairs X:Y"),
+    (["compare", "--step-sizes", "0.1:0.2:0.3"], "--step-sizes: expected"),
+    (["compare", "--solvers", "proximal_point", "--step-sizes", "0.1:0.2"],
+     "--step-sizes: proximal_point takes one step size for both players, got 0.1:0.2"),
+    (["compare", "--optimizer", "lbfgs"], "--optimizer: unknown optimizer 'lbfgs'; known: sgd, adam, rmsprop"),
+    (["compare", "--set", "gamma=0.3"], "--set: expected NAME.KEY=VALUE (e.g. consensus.gamma=0.3), got 'gamma=0.3'"),
+    (["compare", "--set", "consensus.gamma=0.3"], "--set consensus.gamma=0.3: consensus is not among --solvers"),
+    (["compare", "--solvers", "consensus", "--set", "consensus.lam=1"],
+     "--set consensus.lam=1: consensus has no setting 'lam'; its settings: gamma"),
+    (["compare", "--solvers", "consensus", "--set", "consensus.gamma=big"],
+     "--set consensus.gamma=big: expected a number, got 'big'"),
+    (["compare", "--solvers", "lookahead", "--set", "lookahead.k=2.5"], "--set lookahead.k=2.5: expected an integer"),
+    (["compare", "--solvers", "lookahead", "--set", "lookahead.inner=nope"],
+     "--set lookahead.inner=nope: expected a solver name other than lookahead"),
+    (["compare", "--set", "adam.b1=0.5"], "--set adam.b1=0.5: the optimizer is sgd (choose it with --optimizer adam)"),
+    (["compare", "--set", "frob.x=1"], "--set frob.x=1: 'frob' is neither a solver with settings nor an optimizer"),
+    (["compare", "--solvers", "consensus", "--set", "consensus.gamma=-1"], "--set: building consensus failed: gamma"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_bad_arguments_print_one_line_and_exit_2(capsys, nothing_compiles, argv, expected):
@@ -210,7 +228,8 @@ def test_bare_command_runs_the_builtin_comparison_with_plots(monkeypatch, capsys
     calls, plotted = [], []
 
     def fake_compare(game, solver_names, **kwargs):
-        calls.append((game.name, tuple(solver_names), kwargs["steps"], kwargs["seeds"], kwargs["step_sizes"]))
+        calls.append((game.name, tuple(getattr(s, "name", s) for s in solver_names), kwargs["steps"], kwargs["seeds"],
+                      kwargs["step_sizes"]))
         return []
 
     monkeypatch.setattr(cli_compare.comparison, "compare", fake_compare)
@@ -232,8 +251,8 @@ def test_bare_command_runs_the_builtin_comparison_with_plots(monkeypatch, capsys
 def test_help_explains_every_option_with_an_example(capsys):
     assert cli.main(["compare", "--help"]) == 0
     text = capsys.readouterr().out
-    for option in ("--game", "--solvers", "--step-sizes", "--steps", "--seeds", "--seed", "--json", "--csv",
-                   "--out", "--progress"):
+    for option in ("--game", "--solvers", "--step-sizes", "--optimizer", "--set", "--steps", "--seeds", "--seed",
+                   "--json", "--csv", "--out", "--progress"):
         assert f"Example: {option}" in " ".join(text.split()), option
     assert cli.main(["--help"]) == 0
     assert "compare" in capsys.readouterr().out
@@ -295,3 +314,115 @@ def test_without_matplotlib_an_explicit_out_is_refused_and_the_bare_run_skips_pl
                  "--out: plots need matplotlib; install it with: python -m pip install -e '.[plot]'")
     assert cli_compare._check_plots(str(tmp_path / "plots"), explicit=False) is False
     assert "note: plots skipped, matplotlib is not installed" in capsys.readouterr().err
+
+
+# -- robust summaries ------------------------------------------------------------------------------------------------
+STALL = ROOT / "notebooks" / "examples" / "stall_game.py"
+
+
+def test_a_blown_up_seed_is_named_and_does_not_swamp_the_row(tmp_path, capsys):
+    """Consensus with step 0.5 on the stall game: seed 3 (start at distance 2) blows up at step 5, the other three
+    settle at distance 0.096. The row's final is their median, the spread shows the blow-up, the verdict names it."""
+    out = tmp_path / "rows.json"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "Mean of empty slice" or overflow warnings
+        code = cli.main(["compare", "--game", str(STALL), "--solvers", "consensus", "--step-sizes", "0.5",
+                         "--steps", "2000", "--progress", "never", "--json", str(out)])
+    table = capsys.readouterr().out
+    assert code == 0
+    (row,) = json.loads(out.read_text())
+    assert 0.09 < row["final"] < 0.1 and row["final_min"] > 0.09 and row["final_max"] > 1e30
+    assert (row["verdict"], row["verdicts"], row["diverged_steps"]) == ("stalled", {"stalled": 3, "diverged": 1}, [5])
+    assert row["verdict_summary"] == "3 stalled, 1 diverged@5"
+    assert row["avg_metric"] == "dist_avg" and row["final_avg"] < 1e-3  # the orbit's average sits at (0, 0)
+    lines = table.splitlines()
+    assert lines[0].startswith("stall_game: 2000 steps, 4 seeds")  # no blank first line
+    assert lines[1] == "settings: optimizer sgd (momentum=0 nesterov=False); consensus gamma=0.5"
+    assert lines[4].startswith("consensus") and lines[4].endswith("3 stalled, 1 diverged@5")
+    assert "9.587e-02" in lines[4] and "3.92e+38" in lines[4]  # median, then spread (largest / smallest)
+
+
+def test_verdict_summary():
+    assert comparison.verdict_summary({"converged": 4}) == "converged"
+    assert comparison.verdict_summary({"diverged": 2}, [9, 6]) == "diverged@6"
+    assert comparison.verdict_summary({"converged": 3, "diverged": 1}, [6]) == "3 converged, 1 diverged@6"
+    assert comparison.verdict_summary({"stalled": 1, "cycling": 2, "noise floor": 1}) == \
+        "2 cycling, 1 stalled, 1 noise floor"
+
+
+def test_the_header_comes_before_the_first_compilation(monkeypatch, capsys):
+    seen = []
+
+    def fake_compare(game, solver_names, **kwargs):
+        seen.append(capsys.readouterr().out)  # what was printed when the comparison (and its compiling) began
+        return []
+
+    monkeypatch.setattr(cli_compare.comparison, "compare", fake_compare)
+    assert cli.main(["compare", "--game", "bilinear", "--game", "dirac_gan"] + TINY) == 0
+    assert seen[0].splitlines()[0].startswith("bilinear: 40 steps, 2 seeds")
+    assert seen[0].splitlines()[2].split()[:4] == ["solver", "step", "metric", "final"]
+    assert seen[1].splitlines()[0] == ""  # a blank line between games, none before the first
+
+
+# -- optimizers, settings, two timescales ---------------------------------------------------------------------------
+def test_every_named_solver_is_its_settings_tables_default():
+    for name in comparison.SOLVER_SPECS:
+        assert comparison.SOLVERS[name](0.1) == comparison.solver_factory(name)(0.1), name
+    assert set(comparison.SOLVER_SPECS) <= set(comparison.SOLVERS)
+    f = comparison.solver_factory("consensus", settings={"gamma": 0.3})
+    assert f == comparison.solver_factory("consensus", settings={"gamma": 0.3}) and hash(f) == hash(
+        comparison.solver_factory("consensus", settings={"gamma": 0.3}))  # cells are cached by value
+    with pytest.raises(ValueError, match="settings: consensus has no setting 'lam'; its settings: gamma"):
+        comparison.solver_factory("consensus", settings={"lam": 1.0})
+    with pytest.raises(ValueError, match="optimizer: proximal_point takes step sizes, not an optax optimizer"):
+        comparison.solver_factory("proximal_point", optimizer="adam")
+    with pytest.raises(ValueError, match="step_sizes: \\(0.1, 0.2\\) gives y a step size of its own"):
+        comparison.compare(games.bilinear(jnp.eye(1)), [lambda lr: mm.simultaneous_gda(optax.sgd(lr))],
+                           step_sizes=[(0.1, 0.2)], steps=5)
+
+
+def test_help_lists_every_hidden_default(capsys):
+    assert cli.main(["compare", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for line in ("consensus gamma=0.5", "sga lam=1 align=False", "lookahead inner=simultaneous k=5 alpha=0.5",
+                 "cgd eta=step cg_steps=10", "proximal_point inner_steps=20 (takes step sizes, not --optimizer)",
+                 "adam b1=0.9 b2=0.999 eps=1e-08 eps_root=0"):
+        assert line in text, line
+
+
+def test_two_timescales_settings_and_the_optimizer_reach_the_rows(tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    argv = ["compare", "--game", "bilinear", "--solvers", "simultaneous,consensus", "--step-sizes", "0.1:0.2",
+            "--set", "consensus.gamma=0.3", "--json", str(out)] + TINY
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    table = capsys.readouterr().out.splitlines()
+    assert table[1] == "settings: optimizer sgd (momentum=0 nesterov=False); consensus gamma=0.3"
+    assert table[4].split()[:2] == ["simultaneous", "0.1:0.2"]
+    sim, cons = json.loads(out.read_text())
+    assert (sim["step_size"], sim["step_size_y"], sim["optimizer"], sim["settings"]) == (0.1, 0.2, "sgd", {})
+    assert sim["radius"] == pytest.approx(np.sqrt(1 + 0.1 * 0.2), rel=1e-6)  # eigenvalues 1 +- i sqrt(eta_x eta_y)
+    assert cons["settings"] == {"gamma": 0.3}
+    # consensus on f = xy with J^T J = I: x's and y's factors 1 - eta gamma -+ i eta for eta_x = eta_y; here the
+    # update is I - diag(eta) (J + gamma I); its eigenvalues solve (1 - .1 g - l)(1 - .2 g - l) + .02 = 0
+    expected = max(abs(np.roots([1, -(2 - 0.3 * 0.3), (1 - 0.03) * (1 - 0.06) + 0.02])))
+    assert cons["radius"] == pytest.approx(expected, rel=1e-6)
+
+    argv = ["compare", "--game", "bilinear", "--solvers", "extragradient,proximal_point", "--optimizer", "adam",
+            "--set", "adam.b1=0.5", "--json", str(out)] + TINY
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == ("settings: optimizer adam (b1=0.5 b2=0.999 eps=1e-08 eps_root=0); proximal_point "
+                        "inner_steps=20 (step sizes, no optimizer)")
+    eg, prox = json.loads(out.read_text())
+    assert eg["optimizer"] == "adam" and eg["optimizer_settings"]["b1"] == 0.5
+    assert eg["radius"] is None and "second-moment estimate v is exactly zero" in eg["radius_note"]
+    assert any(line.startswith("* extragradient 0.1: extragradient: its adaptive optimizer") for line in lines)
+    assert prox["optimizer"] is None and prox["settings"] == {"inner_steps": 20}
+
+
+def test_a_solver_without_a_settings_table_takes_a_step_size_only(monkeypatch, capsys, nothing_compiles):
+    monkeypatch.setitem(comparison.SOLVERS, "plain", lambda lr: mm.simultaneous_gda(optax.sgd(lr)))
+    _usage_error(capsys, ["compare", "--solvers", "plain", "--optimizer", "adam"],
+                 "--solvers: plain takes one step size and plain SGD here (it has no settings table)")

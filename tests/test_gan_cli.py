@@ -18,11 +18,13 @@ matplotlib.use("Agg")
 
 
 def test_gan_subcommand_trains_prints_metrics_and_writes_a_png(tmp_path, capsys):
-    out = tmp_path / "samples.png"
+    out = tmp_path / "plots" / "gan_grid_optimistic.png"
     code = main(["gan", "--data", "grid", "--solver", "optimistic", "--steps", "3", "--batch-size", "8",
-                 "--width", "4", "--depth", "1", "--output", str(out), "--no-progress"])
+                 "--width", "4", "--depth", "1", "--out", str(tmp_path / "plots"), "--progress", "never"])
     assert code == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
+    assert captured.err == ""  # no bar with --progress never, no deprecation note
     assert "gan: grid (25 modes), optimistic, 3 steps" in text
     modes = int(text.split("modes covered")[1].split("/")[0])
     assert 0 <= modes <= 25 and "/25" in text
@@ -37,7 +39,13 @@ def test_gan_spectrum_every_prints_and_plots_the_spectra_along_the_run(tmp_path,
     code = main(["gan", "--data", "ring", "--steps", "4", "--batch-size", "16", "--width", "4", "--depth", "1",
                  "--spectrum-every", "2", "--spectrum-k", "4", "--output", "samples.png", "--no-progress"])
     assert code == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
+    # the old spellings still work, each with a note naming the new one
+    assert captured.err.splitlines() == [
+        "minimax gan: note: --output is deprecated and goes in the next release; use --out DIR",
+        "minimax gan: note: --no-progress is deprecated and goes in the next release; use --progress never"]
+    assert (tmp_path / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = text.split("spectra along training")[1].splitlines()[2:5]
     assert [int(row.split()[0]) for row in table] == [0, 2, 4]
     for row in table:
@@ -58,7 +66,8 @@ def test_gan_spectrum_every_prints_and_plots_the_spectra_along_the_run(tmp_path,
     (["--schedule", "step"], "--schedule"),
     (["--loss", "hinge"], "--loss"),
     (["--latent-dim", "0"], "--latent-dim"),
-    (["--output", "samples.jpg"], "--output"),
+    (["--out", "/dev/null"], "--out"),
+    (["--progress", "sometimes"], "argument --progress"),
     (["--steps", "10", "--spectrum-every", "0"], "--spectrum-every"),
     (["--steps", "10", "--spectrum-every", "11"], "--spectrum-every"),
     (["--spectrum-every", "5", "--spectrum-k", "0"], "--spectrum-k"),
@@ -70,13 +79,21 @@ def test_gan_spectrum_every_prints_and_plots_the_spectra_along_the_run(tmp_path,
     (["--json", "/no/such/folder/runs.json"], "--json"),
     (["--data", "digits", "--steps", "0"], "--steps"),
     (["--data", "stacked-digits", "--latent-dim", "0"], "--latent-dim"),
-    (["--data", "digits", "--output", "grid.pdf"], "--output"),
+    (["--data", "digits", "--out", "/dev/null"], "--out"),
 ])
 def test_bad_arguments_print_one_line_and_exit_2(argv, flag, capsys):
     assert main(["gan", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"minimax gan: error: {flag}:")
+    assert len(err) == 1 and (err[0].startswith(f"minimax gan: error: {flag}:")
+                              or err[0].startswith(f"minimax: error: {flag}:"))
     assert "Traceback" not in err[0]
+
+
+def test_a_deprecated_spelling_is_still_checked(capsys):
+    assert main(["gan", "--output", "samples.jpg"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["minimax gan: note: --output is deprecated and goes in the next release; use --out DIR",
+                   "minimax gan: error: --output: expected a path ending in .png (or 'none'), got 'samples.jpg'"]
 
 
 def test_unparseable_numbers_exit_2_through_argparse(capsys):
@@ -131,7 +148,7 @@ def test_help_shows_the_default_of_every_option(capsys):
     assert main(["gan", "--help"]) == 0
     parser = gan_cli.add_parser(__import__("argparse").ArgumentParser().add_subparsers())
     for action in parser._actions:
-        if action.dest != "help":
+        if action.dest != "help" and not action.help.startswith("deprecated"):
             assert "(default: " in action.help, action.option_strings
     text = capsys.readouterr().out
     assert "digits, stacked-digits" in text and "--r2" in text and "--seeds" in text and "--json" in text

@@ -238,7 +238,7 @@ def test_constrained_run_records_the_residual_and_is_classified_by_it():
         float(mm.natural_residual(BOX_GAME, jnp.array(0.5), jnp.array(0.5))))
     assert mm.default_metric(res.trace) == "residual"
     assert mm.classify(res) == "converged"
-    assert mm.classify(res, "grad_norm") == "cycling"  # the old default: stalls at |1 - x*| > 0
+    assert mm.classify(res, "grad_norm") == "stalled"  # the old default: flat at |1 - x*| > 0
     assert float(res.summary["min"]["residual"]) < 1e-6
 
 

@@ -1,5 +1,7 @@
 """Matrix-free spectra (minimax.spectra) against dense references and closed forms, in float64."""
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +10,8 @@ import pytest
 
 import games
 import minimax as mm
+
+comparison = importlib.import_module("minimax.compare")
 
 
 def small_gan(loss="minimax"):
@@ -258,7 +262,8 @@ def test_bad_which_player_point_and_non_convergence():
     with pytest.raises(ValueError, match="residual_tol: expected a positive finite number"):
         mm.jacobian_eigenvalues(game, z, z, k=2, residual_tol=-1.0)
 
-    with pytest.raises(ValueError, match="not finite at this point .* not differentiable there.*eps_root"):
+    with pytest.raises(ValueError, match="not finite at this point .* not differentiable there.*eps_root"), \
+            pytest.warns(mm.LinearisationWarning, match="second-moment estimate v is exactly zero in 6 of 6"):
         mm.spectral_radius(game, mm.extragradient(optax.adam(0.1)), z, z, k=2)  # Adam at a fixed point: nu = 0
 
     big = games.bilinear(jax.random.normal(jax.random.key(0), (200, 200)))
@@ -324,3 +329,95 @@ def test_spectral_radius_at_a_checkpoint_state(x64):
     x, y, state = res.checkpoints[2]
     assert mm.spectral_radius(game, solver, x, y, state=state) == pytest.approx(
         mm.spectral_radius(game, solver, res.x, res.y, state=res.state), rel=1e-12)
+
+
+# -- when a linearisation says little (LinearisationWarning) -----------------------------------------------------
+def test_adam_at_its_initial_state_warns_and_after_some_steps_does_not():
+    import warnings
+
+    game = games.bilinear(jnp.eye(2))
+    solver = mm.simultaneous_gda(optax.adam(0.1))
+    x0, y0 = jnp.ones(2), -jnp.ones(2)
+    with pytest.warns(mm.LinearisationWarning, match=r"simultaneous_gda: its adaptive optimizer's second-moment "
+                      r"estimate v is exactly zero in 4 of 4 entries at the state given.*sqrt\(v\) \+ eps"):
+        mm.spectral_radius(game, solver, x0, y0, state=solver.init(x0, y0))
+    res = mm.run(game, solver, steps=20, x0=x0, y0=y0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mm.LinearisationWarning)
+        rho = mm.spectral_radius(game, solver, res.x, res.y, state=res.state)
+    assert 0.5 < rho < 1.5
+    assert mm.linearisation_notes(game, solver, res.x, res.y, state=res.state) == []
+
+
+def _noisy_bilinear(n):
+    A = jnp.eye(n) + 0.5 * jnp.diag(jnp.ones(n - 1), 1)
+
+    def value(x, y, key):  # E[f] = x^T A y: each mini-batch scales the coupling by 1 + 0.5 xi
+        xi = jax.random.normal(key, ())
+        return (1 + 0.5 * xi) * x @ A @ y
+
+    zero = jnp.zeros(n)
+    return mm.Game(value=value, init=lambda key: (jax.random.normal(key, (n,)), jnp.ones(n)),
+                   equilibrium=(zero, zero), stochastic=True, name="noisy_bilinear")
+
+
+def test_a_stochastic_game_warns_on_one_sample_and_averages_over_samples():
+    import warnings
+
+    game, z = _noisy_bilinear(3), jnp.zeros(3)
+    solver = mm.simultaneous_gda(optax.sgd(0.1))
+    key = jax.random.key(4)
+    with pytest.warns(mm.LinearisationWarning, match="stochastic and the update of simultaneous_gda was "
+                      "linearised on the mini-batch of one key.*samples=32"):
+        one = mm.spectral_radius(game, solver, z, z, key=key)
+    keys = jax.random.split(key, 16)
+    scale = float(np.mean(1 + 0.5 * jax.vmap(lambda k: jax.random.normal(k, ()))(keys)))  # the coupling's mean
+    sigma = np.linalg.svd(np.eye(3) + 0.5 * np.diag(np.ones(2), 1), compute_uv=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.LinearisationWarning)
+        mean_j = np.mean(jax.vmap(lambda k: mm.update_jacobian(game, solver, z, z, key=k))(keys), axis=0)
+    expected = float(np.max(np.abs(np.linalg.eigvals(mean_j))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mm.LinearisationWarning)
+        dense = mm.spectral_radius(game, solver, z, z, key=key, samples=16)
+        free = mm.spectral_radius(game, solver, z, z, key=key, samples=16, k=2)  # mean of the 16 keys' JVPs
+        eig = mm.jacobian_eigenvalues(game, z, z, key=key, samples=16)
+    assert dense == pytest.approx(expected, rel=1e-6) and free == pytest.approx(expected, rel=1e-5)
+    np.testing.assert_allclose(np.sort(np.abs(eig.imag)), np.sort(np.repeat(scale * sigma, 2)), rtol=1e-5)
+    assert one != pytest.approx(expected, rel=1e-5)  # one mini-batch gives another number
+    with pytest.raises(ValueError, match="samples: expected a positive number of mini-batches"):
+        mm.spectral_radius(game, solver, z, z, samples=0)
+
+
+def test_an_entropic_solver_is_named_in_its_warning_and_error_never_adam():
+    A = jnp.array([[1.0, 2.0], [3.0, 4.0]])  # x plays row 0, y column 1: a pure, boundary equilibrium
+    game = games.matrix_game(A, equilibrium=(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))
+    omwu = mm.optimistic_multiplicative_weights(0.1)
+    with pytest.warns(mm.LinearisationWarning, match="optimistic_multiplicative_weights: a strategy is on the "
+                      "boundary of the simplex") as caught:
+        assert mm.spectral_radius(game, omwu, *game.equilibrium) == 0.0  # the floor's derivative, not a rate
+    assert not any("eps_root" in str(w.message) or "Adam" in str(w.message) for w in caught)
+    curved = mm.Game(value=lambda x, y: x @ A @ y + 0.1 * jnp.sum(jnp.sqrt(x)), x_constraint=mm.Simplex(),
+                     y_constraint=mm.Simplex(), name="sqrt_game")
+    with pytest.warns(mm.LinearisationWarning), pytest.raises(ValueError) as err:
+        mm.spectral_radius(curved, omwu, *game.equilibrium)
+    text = str(err.value)
+    assert "the update of optimistic_multiplicative_weights is not finite" in text
+    assert "entropic geometry" in text and "'sqrt_game' is not differentiable" in text
+    assert "eps_root" not in text and "Adam" not in text and "adam" not in text
+
+
+def test_compare_notes_why_a_radius_means_little():
+    adam = comparison.compare(games.bilinear(jnp.eye(1)), [lambda lr: mm.simultaneous_gda(optax.adam(lr))],
+                              step_sizes=[0.1], steps=20)[0]
+    assert adam["radius"] is None and "second-moment estimate v is exactly zero" in adam["radius_note"]
+    noisy = _noisy_bilinear(2)
+    (row,) = comparison.compare(noisy, ["extragradient"], step_sizes=[0.1], steps=20)
+    assert row["radius_note"] == f"radius of the expected Jacobian over {comparison.RADIUS_SAMPLES} mini-batches"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mm.LinearisationWarning)
+        expected = mm.spectral_radius(noisy, mm.extragradient(optax.sgd(0.1)), *noisy.equilibrium,
+                                      key=jax.random.key(0), samples=comparison.RADIUS_SAMPLES)
+    assert row["radius"] == pytest.approx(expected, rel=1e-6)

@@ -16,7 +16,8 @@ from typing import Callable
 
 from minimax.game import Game
 
-__all__ = ["UsageError", "ArgumentParser", "positive_int", "load_game", "GAME_SPEC_HELP"]
+__all__ = ["UsageError", "ArgumentParser", "positive_int", "load_game", "GAME_SPEC_HELP", "PROGRESS_CHOICES",
+           "add_progress_option", "show_progress", "DeprecatedAlias"]
 
 GAME_SPEC_HELP = "a built-in name, path/to/file.py:function or package.module:function"
 
@@ -31,6 +32,37 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+PROGRESS_CHOICES = ("auto", "always", "never")
+
+
+def add_progress_option(parser, what: str = "runs") -> None:
+    """``--progress auto|always|never``, spelled and meaning the same in every subcommand."""
+    parser.add_argument("--progress", choices=PROGRESS_CHOICES, default="auto",
+                        help=f"progress bar on standard error for {what} longer than a second or so: 'auto' draws it "
+                        "when standard error is a terminal. Default: auto. Example: --progress never")
+
+
+def show_progress(choice: str, stream=None) -> bool:
+    """Whether ``--progress choice`` draws a bar on ``stream`` (default standard error)."""
+    stream = sys.stderr if stream is None else stream
+    return choice == "always" or (choice == "auto" and hasattr(stream, "isatty") and stream.isatty())
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old spelling kept working for one release: it sets what the new option would (``const``, or the value
+    given) and prints a one-line note on standard error naming the new spelling (``replacement``)."""
+
+    def __init__(self, option_strings, dest, replacement: str, **kwargs):
+        self.replacement = replacement
+        kwargs.setdefault("help", f"deprecated: use {replacement} (this spelling goes in the next release)")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+        print(f"{parser.prog}: note: {option_string} is deprecated and goes in the next release; use "
+              f"{self.replacement}", file=sys.stderr)
 
 
 def positive_int(text: str) -> int:

@@ -15,12 +15,13 @@ import math
 import os
 import re
 import sys
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import jax
 
 import games
-from minimax.cli._common import GAME_SPEC_HELP, UsageError, load_game, positive_int, seed_int, writable_folder
+from minimax.cli._common import (GAME_SPEC_HELP, UsageError, add_progress_option, load_game, positive_int, seed_int,
+                                 show_progress, writable_folder)
 from minimax.driver import check_point, check_solver_step
 from minimax.progress import ProgressBar
 from minimax.solvers import check_solver_fits
@@ -32,7 +33,28 @@ DEFAULT_SOLVERS = ("simultaneous", "alternating", "extragradient", "optimistic")
 DEFAULT_OUT = "minimax-out"
 #: Option defaults; a run whose options all equal them is "bare" and writes its plots to DEFAULT_OUT.
 DEFAULTS = dict(game=None, solvers=",".join(DEFAULT_SOLVERS), step_sizes="0.1", steps=3000, seeds=4, seed=0,
-                json=None, csv=None, out=None, progress="auto")
+                json=None, csv=None, out=None, progress="auto", optimizer="sgd", set=None)
+
+
+def _settings_help() -> str:
+    """Every solver's and optimizer's settings with their defaults, for --help."""
+    width = max(len(n) for n in list(comparison.SOLVER_SPECS) + list(comparison.OPTIMIZERS)) + 2
+    lines = ["solver settings (--set NAME.KEY=VALUE; 'step' means the step size itself):"]
+    for name, spec in comparison.SOLVER_SPECS.items():
+        text = comparison.describe_settings(spec.settings) or "-"
+        if not spec.optimizer:
+            text += "  (takes step sizes, not --optimizer)"
+        elif not spec.two_timescale:
+            text += "  (one step size for both players)"
+        lines.append(f"  {name:<{width}}{text}")
+    others = [n for n in comparison.SOLVERS if n not in comparison.SOLVER_SPECS]
+    if others:
+        lines.append(f"  {', '.join(others)}: a step size only")
+    lines.append("optimizer settings (--optimizer NAME, --set NAME.KEY=VALUE):")
+    for name, spec in comparison.OPTIMIZERS.items():
+        lines.append(f"  {name:<{width}}{comparison.describe_settings(spec.settings)}")
+    return "\n".join(lines) + "\n"
+
 
 EXAMPLES = f"""\
 examples:
@@ -41,13 +63,20 @@ examples:
   minimax compare --game rock_paper_scissors --solvers mwu,omwu,mirror_prox --steps 2000 --out plots
   minimax compare --game notebooks/examples/my_game.py:make_game --seeds 8 --csv rows.csv
   minimax compare --game mypackage.games:make_game --json -      (rows as JSON on stdout, the table on stderr)
+  minimax compare --solvers consensus,lookahead --set consensus.gamma=0.3 --set lookahead.inner=extragradient
+  minimax compare --game dirac_gan --optimizer adam --set adam.b1=0.5 --step-sizes 0.01:0.04   (two timescales)
 
-columns: final = mean over seeds of the metric at the last step (dist: distance to the equilibrium, else gap:
+columns: final = median over seeds of the metric at the last step (dist: distance to the equilibrium, else gap:
 duality gap, else residual: natural residual when a player is constrained, else grad_norm: vector-field norm);
-rate/step and rate/grad = measured contraction factor over the second half of the run per step and per gradient
-evaluation (below 1 converges); radius = spectral radius of the solver's linearised update at the equilibrium ('-'
-when the game knows none); verdict = converged, cycling or diverged (@step when an iterate became non-finite; (k/n)
-when only k of n seeds agree); compile and run = seconds (compile 0 when the step size reused a compilation).
+spread = largest / smallest final metric over seeds (1 when they agree); avg = the same median for the averaged
+iterate (dist_avg or gap_avg; '-' when the game knows neither); rate/step and rate/grad = measured contraction
+factor over the second half of the run per step and per gradient evaluation (below 1 converges); radius =
+spectral radius of the solver's linearised update at the equilibrium ('-' when the game knows none or it is not
+finite; for a stochastic game the expected Jacobian's over 16 mini-batches; '*' when a note under the table says
+why it means little, e.g. an adaptive optimizer whose second moment is zero there); verdict =
+converged, stalled, cycling, noise floor or diverged (see minimax.classify; @step when an iterate became
+non-finite; with counts, most common first, when the seeds disagree: '3 converged, 1 diverged@6'); compile and
+run = seconds (compile 0 when the step size reused a compilation).
 """
 
 
@@ -59,7 +88,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "and print final distance (or duality gap, or vector-field norm), empirical rates, spectral radius,\n"
         "verdict and wall time. With no options: the built-in comparison on the bilinear game and the\n"
         f"Dirac-GAN, with its plots written to ./{DEFAULT_OUT}.",
-        epilog=EXAMPLES,
+        epilog=EXAMPLES + "\n" + _settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--game", action="append", metavar="GAME",
@@ -72,8 +101,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    f"mirror_prox need a matrix game). Default: {DEFAULTS['solvers']}. "
                    "Example: --solvers extragradient,optimistic")
     p.add_argument("--step-sizes", default=DEFAULTS["step_sizes"], metavar="LIST",
-                   help="comma-separated positive step sizes, each tried with every solver (plain SGD steps, the "
-                   "same for both players). Default: 0.1. Example: --step-sizes 0.05,0.1,0.2")
+                   help="comma-separated positive step sizes, each tried with every solver: one number for both "
+                   "players, or X:Y for x's and y's own step sizes (two timescales). Default: 0.1. "
+                   "Example: --step-sizes 0.05,0.1,0.05:0.2")
+    p.add_argument("--optimizer", default=DEFAULTS["optimizer"], metavar="NAME",
+                   help=f"the optax optimizer of each player, at its step size: {', '.join(comparison.OPTIMIZERS)} "
+                   "(its settings with --set, defaults below; proximal_point, anchored_extragradient and the "
+                   "entropic solvers take step sizes instead). Default: sgd. Example: --optimizer adam")
+    p.add_argument("--set", action="append", metavar="NAME.KEY=VALUE",
+                   help="change a solver's or the optimizer's setting from its default (listed below); repeat, or "
+                   "separate with commas. Example: --set consensus.gamma=0.3,adam.b1=0.5")
     p.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"], metavar="N",
                    help=f"steps per run. Default: {DEFAULTS['steps']}. Example: --steps 500")
     p.add_argument("--seeds", type=positive_int, default=DEFAULTS["seeds"], metavar="N",
@@ -93,21 +130,29 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "games with one number per player; eigenvalues at the equilibrium; strategies on the simplex for "
                    f"matrix games) to DIR, created if needed; needs matplotlib. Default: ./{DEFAULT_OUT} when run "
                    "with no options, else no plots. Example: --out plots")
-    p.add_argument("--progress", choices=("auto", "always", "never"), default=DEFAULTS["progress"],
-                   help="progress bar on standard error for runs longer than a second and a half: 'auto' draws it "
-                   "when standard error is a terminal. Default: auto. Example: --progress never")
+    add_progress_option(p)
     return p
 
 
 # -- checking the arguments -------------------------------------------------------------------------------------------
-def _step_sizes(text: str) -> list[float]:
-    try:
-        values = [float(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise UsageError(f"--step-sizes: expected comma-separated positive numbers such as 0.05,0.1, got {text!r}") \
-            from None
-    if not values or any(not (math.isfinite(v) and v > 0) for v in values):
-        raise UsageError(f"--step-sizes: expected comma-separated positive numbers such as 0.05,0.1, got {text!r}")
+def _step_sizes(text: str) -> list:
+    """Numbers, or X:Y pairs; with any pair, every entry becomes a pair (one compilation per solver)."""
+    message = f"--step-sizes: expected comma-separated positive numbers such as 0.05,0.1 or pairs X:Y, got {text!r}"
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            numbers = tuple(float(v) for v in part.split(":"))
+        except ValueError:
+            raise UsageError(message) from None
+        if len(numbers) not in (1, 2) or any(not (math.isfinite(v) and v > 0) for v in numbers):
+            raise UsageError(message)
+        values.append(numbers[0] if len(numbers) == 1 else numbers)
+    if not values:
+        raise UsageError(message)
+    if any(isinstance(v, tuple) for v in values):
+        values = [v if isinstance(v, tuple) else (v, v) for v in values]
     return values
 
 
@@ -121,7 +166,108 @@ def _solvers(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_game(spec: str, label: str, game, solver_names, step_size: float, key) -> None:
+def _value(text: str, default, where: str):
+    """``text`` read as the type of ``default`` (a setting's default)."""
+    low = text.strip().lower()
+    if isinstance(default, bool):
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise UsageError(f"--set {where}: expected true or false, got {text!r}")
+    if isinstance(default, str) and default == comparison.STEP:
+        if low == comparison.STEP:
+            return comparison.STEP
+        default = 0.0
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise UsageError(f"--set {where}: expected an integer, got {text!r}") from None
+    if isinstance(default, float):
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"--set {where}: expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise UsageError(f"--set {where}: expected a finite number, got {text!r}")
+        return value
+    return text.strip()
+
+
+def _settings(items, solver_names, optimizer: str) -> tuple[dict, dict]:
+    """``--set`` as ``({solver: {key: value}}, {optimizer key: value})``, every name and value checked."""
+    if optimizer not in comparison.OPTIMIZERS:
+        raise UsageError(f"--optimizer: unknown optimizer {optimizer!r}; known: {', '.join(comparison.OPTIMIZERS)}")
+    per_solver, opt = {}, {}
+    for item in [part for text in items or () for part in text.split(",") if part.strip()]:
+        name, dot, rest = item.strip().partition(".")
+        key, eq, value = rest.partition("=")
+        if not dot or not eq or not key:
+            raise UsageError(f"--set: expected NAME.KEY=VALUE (e.g. consensus.gamma=0.3), got {item.strip()!r}")
+        key = key.strip()
+        if name in comparison.OPTIMIZERS:
+            if name != optimizer:
+                raise UsageError(f"--set {item.strip()}: the optimizer is {optimizer} (choose it with --optimizer "
+                                 f"{name})")
+            defaults = comparison.OPTIMIZERS[name].settings
+            target = opt
+        elif name in comparison.SOLVER_SPECS:
+            if name not in solver_names:
+                raise UsageError(f"--set {item.strip()}: {name} is not among --solvers ({', '.join(solver_names)})")
+            defaults = comparison.SOLVER_SPECS[name].settings
+            target = per_solver.setdefault(name, {})
+        else:
+            known = ", ".join(list(comparison.SOLVER_SPECS) + list(comparison.OPTIMIZERS))
+            raise UsageError(f"--set {item.strip()}: {name!r} is neither a solver with settings nor an optimizer; "
+                             f"known: {known}")
+        if key not in defaults:
+            raise UsageError(f"--set {item.strip()}: {name} has no setting {key!r}; its settings: "
+                             f"{', '.join(defaults) or 'none'}")
+        target[key] = _value(value, defaults[key], item.strip())
+    if "lookahead" in per_solver and "inner" in per_solver["lookahead"]:
+        inner = per_solver["lookahead"]["inner"]
+        if inner == "lookahead" or inner not in comparison.SOLVER_SPECS:
+            raise UsageError(f"--set lookahead.inner={inner}: expected a solver name other than lookahead")
+    return per_solver, opt
+
+
+def _factories(solver_names, step_sizes, optimizer: str, per_solver: dict, opt_settings: dict) -> dict:
+    """The factory of each solver: its settings and the optimizer where it takes one; a solver without a settings
+    table takes the step size alone."""
+    pairs = [s for s in step_sizes if isinstance(s, tuple) and s[0] != s[1]]
+    out = {}
+    for name in solver_names:
+        if name not in comparison.SOLVER_SPECS:
+            if optimizer != "sgd" or opt_settings or pairs:
+                raise UsageError(f"--solvers: {name} takes one step size and plain SGD here (it has no settings "
+                                 "table), so --optimizer, its settings and X:Y step sizes do not apply to it")
+            out[name] = comparison.SOLVERS[name]
+            continue
+        spec = comparison.SOLVER_SPECS[name]
+        if pairs and not spec.two_timescale:
+            raise UsageError(f"--step-sizes: {name} takes one step size for both players, got "
+                             f"{pairs[0][0]:g}:{pairs[0][1]:g}")
+        kwargs = dict(optimizer=optimizer, optimizer_settings=opt_settings) if spec.optimizer else {}
+        out[name] = comparison.solver_factory(name, settings=per_solver.get(name), **kwargs)
+    return out
+
+
+def _settings_line(factories, optimizer: str, opt_settings: dict) -> str:
+    """The table header's line of settings: the optimizer's and every solver's, defaults included."""
+    opt_values = dict(comparison.OPTIMIZERS[optimizer].settings, **opt_settings)
+    parts = [f"optimizer {optimizer} ({comparison.describe_settings(opt_values)})"]
+    for name, factory in factories.items():
+        if isinstance(factory, comparison.SolverFactory):
+            text = comparison.describe_settings(factory.resolved())
+            if not comparison.SOLVER_SPECS[name].optimizer:
+                text = (text + " " if text else "") + "(step sizes, no optimizer)"
+            if text:
+                parts.append(f"{name} {text}")
+    return "settings: " + "; ".join(parts)
+
+
+def _check_game(spec: str, label: str, game, factories, step_size, key) -> None:
     """The game can be compared: it draws starting points, its payoff runs on them, and every solver fits it."""
     if game.init is None:
         raise UsageError(f"--game {spec}: the game has no init function; compare draws each seed's starting point "
@@ -134,8 +280,11 @@ def _check_game(spec: str, label: str, game, solver_names, step_size: float, key
         check_point(game, x0, y0, key)
     except (ValueError, TypeError) as err:
         raise UsageError(f"--game {spec}: {str(err).splitlines()[0]}") from None
-    for name in solver_names:
-        solver = comparison.SOLVERS[name](step_size)
+    for name, factory in factories.items():
+        try:
+            solver = factory(step_size)
+        except (ValueError, TypeError) as err:
+            raise UsageError(f"--set: building {name} failed: {str(err).splitlines()[0]}") from None
         try:
             check_solver_fits(game, solver)
         except ValueError:
@@ -183,43 +332,88 @@ def _is_bare(args) -> bool:
 def _fmt(value, spec: str, width: int) -> str:
     if value is None:
         return f"{'-':>{width}}"
-    return format(value, spec)  # inf and nan print as such
+    text = format(value, spec)  # inf and nan print as such
+    return format(value, f">{width}.3e") if len(text) > width else text
 
 
 def _verdict(row) -> str:
-    text = row["verdict"]
-    if row["verdict"] == "diverged" and row["diverged_at"] is not None:
-        text += f"@{row['diverged_at']}"
-    agree = row["verdicts"].get(row["verdict"], 0)
-    if agree < row["seeds"]:
-        text += f" ({agree}/{row['seeds']})"
-    return text
+    return row.get("verdict_summary") or comparison.verdict_summary(row["verdicts"], row.get("diverged_steps") or (
+        [row["diverged_at"]] if row.get("diverged_at") is not None else []))
+
+
+def _spread(row) -> Optional[float]:
+    """Largest over smallest final metric across seeds (1 when they agree)."""
+    lo, hi = row.get("final_min"), row.get("final_max")
+    if lo is None or hi is None:
+        return None
+    if lo <= 0:
+        return 1.0 if hi == lo else math.inf
+    return hi / lo
+
+
+def _radius_text(row) -> str:
+    """The radius, with a star when a note says why it means little (the notes follow the table)."""
+    star = "*" if row.get("radius_note") else " "
+    return _fmt(row["radius"], ">8.5f", 8) + star
+
+
+def radius_notes(rows) -> list[str]:
+    """The notes of the rows whose radius comes with one, for under the table."""
+    groups: dict = {}  # one line per solver and note, naming its step sizes
+    for r in rows:
+        if r.get("radius_note"):
+            groups.setdefault((r["solver"], r["radius_note"]), []).append(_step_text(r))
+    return [f"* {solver} {', '.join(steps)}: {note}" for (solver, note), steps in groups.items()]
+
+
+def _step_text(row) -> str:
+    y = row.get("step_size_y")
+    return f"{row['step_size']:g}" if y is None or y == row["step_size"] else f"{row['step_size']:g}:{y:g}"
+
+
+class _Columns(NamedTuple):
+    solver: int
+    step: int
+
+
+def _columns(solvers, step_texts) -> _Columns:
+    return _Columns(max([20] + [len(s) for s in solvers]), max([6] + [len(t) for t in step_texts]))
+
+
+def table_header(columns: _Columns) -> str:
+    """The table's column names and the rule under them; the verdict comes last, as wide as it needs."""
+    header = (f"{'solver':<{columns.solver}} {'step':>{columns.step}} {'metric':>9} {'final':>10} {'spread':>8} "
+              f"{'avg':>10} {'rate/step':>10} {'rate/grad':>10} {'radius':>8}  {'compile':>7} {'run':>7}  verdict")
+    return header + "\n" + "-" * (len(header) + 9)
+
+
+def table_line(row, columns: _Columns) -> str:
+    """One row of the table."""
+    return (f"{row['solver']:<{columns.solver}} {_step_text(row):>{columns.step}} {row['metric']:>9} "
+            f"{_fmt(row['final'], '>10.3e', 10)} {_fmt(_spread(row), '>8.3g', 8)} "
+            f"{_fmt(row.get('final_avg'), '>10.3e', 10)} {_fmt(row['rate_step'], '>10.6f', 10)} "
+            f"{_fmt(row['rate_eval'], '>10.6f', 10)} {_radius_text(row)} "
+            f"{row['compile_seconds']:>7.2f} {row['seconds']:>7.3f}  {_verdict(row)}")
 
 
 def format_table(rows) -> str:
-    """The rows of one game as a fixed-width table."""
-    width = max([20] + [len(r["solver"]) for r in rows])
-    header = (f"{'solver':<{width}} {'step':>6} {'metric':>9} {'final':>10} {'rate/step':>10} {'rate/grad':>10} "
-              f"{'radius':>8}  {'verdict':<16} {'compile':>7} {'run':>7}")
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(
-            f"{r['solver']:<{width}} {r['step_size']:>6g} {r['metric']:>9} {_fmt(r['final'], '>10.3e', 10)} "
-            f"{_fmt(r['rate_step'], '>10.6f', 10)} {_fmt(r['rate_eval'], '>10.6f', 10)} "
-            f"{_fmt(r['radius'], '>8.5f', 8)}  {_verdict(r):<16} {r['compile_seconds']:>7.2f} {r['seconds']:>7.3f}"
-        )
-    return "\n".join(lines)
+    """The rows of one game as a fixed-width table (no leading blank line)."""
+    columns = _columns([r["solver"] for r in rows], [_step_text(r) for r in rows])
+    return "\n".join([table_header(columns)] + [table_line(r, columns) for r in rows] + radius_notes(rows))
 
 
-CSV_FIELDS = ("game", "solver", "step_size", "steps", "seeds", "metric", "initial", "final", "final_sd", "rate_step",
-              "rate_eval", "radius", "verdict", "verdicts", "diverged_at", "grad_evals", "compile_seconds", "seconds")
+CSV_FIELDS = ("game", "solver", "step_size", "step_size_y", "optimizer", "optimizer_settings", "settings", "steps",
+              "seeds", "metric", "initial", "final", "final_min",
+              "final_max", "avg_metric", "final_avg", "rate_step", "rate_eval", "radius", "radius_note", "verdict",
+              "verdicts", "verdict_summary", "diverged_at", "diverged_steps", "grad_evals", "compile_seconds",
+              "seconds")
 
 
 def _plain(row) -> dict:
     """A row without the result objects, non-finite numbers as None (JSON has no NaN)."""
     out = {}
     for k in CSV_FIELDS:
-        v = row[k]
+        v = row.get(k)
         out[k] = None if isinstance(v, float) and not math.isfinite(v) else v
     return out
 
@@ -241,7 +435,10 @@ def _csv_text(rows) -> str:
     writer.writeheader()
     for row in rows:
         plain = _plain(row)
-        plain["verdicts"] = " ".join(f"{k}:{v}" for k, v in plain["verdicts"].items())
+        plain["verdicts"] = " ".join(f"{k.replace(' ', '_')}:{v}" for k, v in plain["verdicts"].items())
+        plain["diverged_steps"] = " ".join(str(d) for d in plain["diverged_steps"])
+        for k in ("optimizer_settings", "settings"):
+            plain[k] = None if plain[k] is None else comparison.describe_settings(plain[k])
         writer.writerow({k: "" if v is None else v for k, v in plain.items()})
     return buf.getvalue()
 
@@ -272,6 +469,8 @@ def main(args) -> int:
     bare = _is_bare(args)
     solver_names = _solvers(args.solvers)
     step_sizes = _step_sizes(args.step_sizes)
+    per_solver, opt_settings = _settings(args.set, solver_names, args.optimizer)
+    factories = _factories(solver_names, step_sizes, args.optimizer, per_solver, opt_settings)
     if args.json == "-" and args.csv == "-":
         raise UsageError("--json, --csv: only one of them can write to standard output ('-')")
     _check_output(args.json, "--json")
@@ -280,7 +479,7 @@ def main(args) -> int:
     loaded = []
     for spec in args.game or DEFAULT_GAMES:
         label, game = load_game(spec, games.BUILTIN)
-        _check_game(spec, label, game, solver_names, step_sizes[0], key)
+        _check_game(spec, label, game, factories, step_sizes[0], key)
         loaded.append((label, game))
     out = args.out if args.out is not None else (DEFAULT_OUT if bare else None)
     if out is not None and not _check_plots(out, explicit=args.out is not None):
@@ -289,20 +488,33 @@ def main(args) -> int:
         os.makedirs(out, exist_ok=True)
 
     table = sys.stderr if "-" in (args.json, args.csv) else sys.stdout
-    show_bar = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    show_bar = show_progress(args.progress)
     all_rows, plots = [], []
-    for label, game in loaded:
-        print(f"\n{label}: {args.steps} steps, {args.seeds} seeds, jax {jax.__version__} on "
+    for i, (label, game) in enumerate(loaded):
+        # The header and the column names go out before the first compilation, each row as soon as its cell is done.
+        print(("\n" if i else "") + f"{label}: {args.steps} steps, {args.seeds} seeds, jax {jax.__version__} on "
               f"{jax.devices()[0].platform}", file=table, flush=True)
+        print(_settings_line(factories, args.optimizer, opt_settings), file=table, flush=True)
+        columns = _columns(solver_names, [_step_text({"step_size": x, "step_size_y": y})
+                                          for x, y in (s if isinstance(s, tuple) else (s, s) for s in step_sizes)])
+        print(table_header(columns), file=table, flush=True)
         bar = ProgressBar(label, stream=sys.stderr) if show_bar else None
+
+        def show(row, bar=bar, label=label):
+            row["game"] = label
+            if bar is not None:
+                bar.clear()
+            print(table_line(row, columns), file=table, flush=True)
+
         plot_this = out is not None
-        rows = comparison.compare(game, solver_names, step_sizes=step_sizes, steps=args.steps, seeds=args.seeds,
-                                  key=key, progress=bar, keep_results=plot_this, record_iterates=plot_this)
+        entries = [f if isinstance(f, comparison.SolverFactory) else name for name, f in factories.items()]
+        rows = comparison.compare(game, entries, step_sizes=step_sizes, steps=args.steps, seeds=args.seeds,
+                                  key=key, progress=bar, keep_results=plot_this, record_iterates=plot_this,
+                                  on_cell=show)
         if bar is not None:
             bar.close()
-        for row in rows:
-            row["game"] = label
-        print(format_table(rows), file=table, flush=True)
+        for note in radius_notes(rows):
+            print(note, file=table, flush=True)
         if plot_this:
             plots += _write_plots(game, label, rows, out)
         all_rows += rows

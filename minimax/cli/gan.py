@@ -28,7 +28,7 @@ import games
 import minimax as mm
 from minimax import _xla
 from minimax.compare import SOLVERS as _COMPARE_SOLVERS
-from minimax.cli._common import seed_int
+from minimax.cli._common import DeprecatedAlias, seed_int, writable_folder
 from minimax.solvers import check_solver_fits
 from games import mixtures
 from games.gan import LOSSES
@@ -259,15 +259,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--eval-samples", type=int, default=None, metavar="N",
                    help=f"generated samples per evaluation (default: {N_EVAL} for ring and grid, {DIGITS_EVAL} for "
                    f"digits, {games.digit_metrics.STACKED_SAMPLES} for stacked-digits, the stacked-MNIST protocol)")
-    p.add_argument("--output", default=None,
-                   help="PNG path, 'none' to skip (default: gan_<data>_<solver>.png)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the PNGs (gan_<data>_<solver>.png, and spectra_<data>_<solver>.png with "
+                   "--spectrum-every), created if needed; 'none' writes none (default: the current folder)")
+    p.add_argument("--output", action=DeprecatedAlias, replacement="--out DIR", default=None, metavar="PATH",
+                   help="deprecated, use --out DIR: the samples' PNG path ('none' to skip); goes in the next "
+                   "release")
     p.add_argument("--json", default=None, metavar="PATH",
                    help="also write the settings, timings and metrics of every seed as JSON to PATH, '-' for "
                    "standard output (the report then goes to standard error) (default: none)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress on standard error: 'auto' redraws a bar on a terminal and prints a plain line "
                    "every 10%% otherwise; 'always' redraws the bar even when not a terminal (default: auto)")
-    p.add_argument("--no-progress", action="store_true", help="same as --progress never (default: off)")
+    p.add_argument("--no-progress", action=DeprecatedAlias, replacement="--progress never", dest="progress",
+                   nargs=0, const="never", help="deprecated, use --progress never; goes in the next release")
     p.add_argument("--spectrum-every", type=int, default=None, metavar="N",
                    help="snapshot the run (the first seed) every N steps and print the top eigenvalues of the game "
                         "Jacobian and the update's spectral radius at each (matrix-free); plots them to "
@@ -328,6 +333,9 @@ def settings_from_args(args) -> Settings:
         if not (math.isfinite(value) and value >= 0):
             raise UsageError(f"{flag}: expected a non-negative number, got {value}")
     _check_path(args.output, "--output", ".png")
+    out_dir = getattr(args, "out", None)
+    if out_dir is not None and out_dir != "none":
+        writable_folder(out_dir, "--out")
     _check_path(getattr(args, "json", None), "--json")
     every = getattr(args, "spectrum_every", None)
     if every is not None and not 1 <= every <= args.steps:
@@ -462,10 +470,13 @@ def main(args) -> int:
 
     settings = settings_from_args(args)
     out = sys.stderr if args.json == "-" else sys.stdout
+    folder = getattr(args, "out", None) or "."  # --output (deprecated) names the PNG itself; spectra then go to "."
     output: Optional[str] = args.output
     if output is None:
-        output = f"gan_{settings.data}_{settings.solver}.png"
-    mode = "never" if args.no_progress else args.progress
+        output = "none" if folder == "none" else os.path.join(folder, f"gan_{settings.data}_{settings.solver}.png")
+    if folder not in (".", "none"):
+        os.makedirs(folder, exist_ok=True)
+    mode = getattr(args, "progress", "auto")
     print(_header(settings, args), file=out, flush=True)
 
     def bar(label):
@@ -554,7 +565,7 @@ def main(args) -> int:
 
             from minimax.plot.spectra import eigenvalues_along_training
 
-            path = f"spectra_{settings.data}_{settings.solver}.png"
+            path = os.path.join(folder if folder != "none" else ".", f"spectra_{settings.data}_{settings.solver}.png")
             fig = eigenvalues_along_training(along, title=f"{settings.solver} on {settings.data}, seed {args.seed}")
             fig.savefig(path, dpi=120)
             plt.close(fig)
