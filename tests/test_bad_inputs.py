@@ -228,7 +228,7 @@ def make_game():
     (["compare", "--out", "{file}/sub", "--steps", "5"], "--out: '{file}/sub' is under '{file}', which is a file"),
     (["compare", "--json", "{tmp}/missing/x.json", "--steps", "5"], "--json: the folder"),
     (["compare", "--seed", str(2**70), "--steps", "5"], "argument --seed: expected a seed in [0, 2**63)"),
-    (["gan", "--steps", "5", "--output", "{tmp}/missing/x.png"], "--output: the folder"),
+    (["gan", "--steps", "5", "--out", "{file}/sub"], "--out: '{file}/sub' is under '{file}', which is a file"),
     (["compare", "--game", "{broken}:make_game", "--steps", "5"], "RuntimeError: my init is broken"),
 ])
 def test_the_command_line_prints_one_line_and_exits_2(argv, message, tmp_path, capsys):
