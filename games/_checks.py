@@ -13,6 +13,19 @@ def is_concrete(a) -> bool:
     return not isinstance(a, jax.core.Tracer)
 
 
+def float_dtype(dtype, name: str = "dtype"):
+    """``dtype`` as a floating-point NumPy dtype, or None for None; anything else is refused naming ``name``."""
+    if dtype is None:
+        return None
+    try:
+        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise TypeError(f"{name}: expected a floating-point dtype such as jnp.float32, or None, got {dtype!r}")
+    return jnp.dtype(dtype)
+
+
 def as_float_array(a, name: str, ndim: int) -> jax.Array:
     """``a`` as a floating-point array with ``ndim`` dimensions (integers are promoted), finite if concrete."""
     try:

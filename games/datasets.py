@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from games import _checks
+
 __all__ = ["Digits", "digits", "StackedDigits", "stacked_digits", "mode_ids", "HELD_OUT_EVERY"]
 
 #: The held-out split is every ``HELD_OUT_EVERY``-th image of each class, from the first, in the data set's order.
@@ -69,18 +71,6 @@ class Digits(NamedTuple):
     test_labels: jax.Array
 
 
-def _float_dtype(dtype) -> Any:
-    if dtype is None:
-        return jnp.result_type(float)
-    try:
-        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-    except TypeError:
-        floating = False
-    if not floating:
-        raise TypeError(f"dtype: expected a floating-point dtype such as jnp.float32, or None, got {dtype!r}")
-    return jnp.dtype(dtype)
-
-
 def digits(*, dtype: Any = None) -> Digits:
     """scikit-learn's 1 797 handwritten digits as NHWC images in [-1, 1], with a fixed train/held-out split.
 
@@ -103,7 +93,7 @@ def digits(*, dtype: Any = None) -> Digits:
       >>> d.train_images.shape, d.test_images.shape, float(d.train_images.min()), float(d.train_images.max())
       ((1433, 8, 8, 1), (364, 8, 8, 1), -1.0, 1.0)
     """
-    dt = _float_dtype(dtype)
+    dt = jnp.result_type(float) if dtype is None else _checks.float_dtype(dtype)
     train_x, train_y, test_x, test_y = _raw_split()
     scale = lambda x: jnp.asarray(x[..., None] / 8.0 - 1.0, dt)  # noqa: E731
     return Digits(scale(train_x), jnp.asarray(train_y, jnp.int32), scale(test_x), jnp.asarray(test_y, jnp.int32))

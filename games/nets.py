@@ -15,6 +15,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence
 import jax
 import jax.numpy as jnp
 
+from games import _checks
 from minimax._checks import positive_int
 
 __all__ = ["Network", "as_network", "mlp", "dcgan_generator", "dcgan_discriminator"]
@@ -38,17 +39,6 @@ def as_network(model: Any, name: str) -> Network:
         return Network(init, apply)
     raise TypeError(f"{name}: expected an (init(key) -> params, apply(params, inputs) -> outputs) pair, "
                     f"got {type(model).__name__}")
-
-
-def _check_dtype(dtype) -> None:
-    if dtype is None:
-        return
-    try:
-        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-    except TypeError:
-        floating = False
-    if not floating:
-        raise TypeError(f"dtype: expected a floating-point dtype such as jnp.float32, or None, got {dtype!r}")
 
 
 def _param_dtype(dtype):
@@ -91,7 +81,7 @@ def mlp(
         raise TypeError(f"activation: expected a function, got {type(activation).__name__}")
     if final_activation is not None and not callable(final_activation):
         raise TypeError(f"final_activation: expected a function or None, got {type(final_activation).__name__}")
-    _check_dtype(dtype)
+    _checks.float_dtype(dtype)
 
     def init(key):
         keys = jax.random.split(key, len(sizes) - 1)
@@ -172,7 +162,7 @@ def dcgan_generator(latent_dim: int, channels: int = 1, *, width: int = 32, dtyp
     """
     latent_dim = positive_int(latent_dim, "latent_dim")
     channels, width = positive_int(channels, "channels"), positive_int(width, "width")
-    _check_dtype(dtype)
+    _checks.float_dtype(dtype)
 
     def init(key):
         dt = _param_dtype(dtype)
@@ -220,7 +210,7 @@ def dcgan_discriminator(channels: int = 1, *, width: int = 32, slope: float = 0.
     if isinstance(slope, bool) or not isinstance(slope, numbers.Real) or not 0 <= slope < 1:
         raise ValueError(f"slope: expected a leaky ReLU slope in [0, 1), got {slope!r}")
     slope = float(slope)
-    _check_dtype(dtype)
+    _checks.float_dtype(dtype)
 
     def init(key):
         dt = _param_dtype(dtype)

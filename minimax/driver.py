@@ -485,7 +485,7 @@ def _first_line(err: BaseException) -> str:
 
 
 # -- the compiled loop --------------------------------------------------------------------------------------------
-def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key, obs=None) -> dict:
+def _record(game: Game, metric_items, carry: _Carry, step, key, obs=None) -> dict:
     """The trace's metrics at the carry's iterate; ``obs`` (an :class:`~minimax.solvers.Observation` of that
     iterate, from the solver's step) spares evaluating the losses and the field again."""
     if obs is None:
@@ -494,8 +494,7 @@ def _record(game: Game, solver: Solver, metric_items, carry: _Carry, step, key, 
         (lx, ly), field = obs
     dtype = lx.dtype
     rec = {
-        "step": jnp.asarray(step, jnp.int32),
-        "grad_evals": carry.t.astype(dtype) * jnp.asarray(solver.grad_evals, dtype),
+        "step": jnp.asarray(step, jnp.int32),  # the grad_evals column is built after the loop
         "grad_norm": _tree.norm(field).astype(dtype),
     }
     if game.zero_sum:
@@ -616,7 +615,7 @@ def _run_compiled(game, solver, steps, record_every, metric_items, max_norm, pro
         return out
 
     def observe(c: _Carry, step, obs=None) -> dict:
-        return _record(game, solver, metric_items, c, step, jax.random.fold_in(k_metrics, step), obs)
+        return _record(game, metric_items, c, step, jax.random.fold_in(k_metrics, step), obs)
 
     def solver_step(c: _Carry, i):
         """One step from ``c`` (pass ``i``) and, when the solver hands it over (:attr:`Solver.observing_step`),
