@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from games import _checks
+from games import _conv as _conv_mod
 from minimax._checks import positive_int
 
 __all__ = ["Network", "as_network", "mlp", "dcgan_generator", "dcgan_discriminator"]
@@ -107,9 +108,6 @@ def mlp(
 
 
 # -- convolutional players for 8 x 8 images -------------------------------------------------------------------------
-_NHWC = ("NHWC", "HWIO", "NHWC")
-
-
 def _lecun(key, shape, fan_in, dtype):
     return jax.random.normal(key, shape, dtype) / jnp.sqrt(jnp.asarray(fan_in, dtype))
 
@@ -122,14 +120,13 @@ def _bias(h, b):
     return h + b.reshape((1,) * (h.ndim - 1) + b.shape)  # explicit rank: no promotion
 
 
+# lax's convolutions in NHWC/HWIO with "SAME" padding, computed as matrix products (games._conv says why).
 def _conv(x, layer, stride):
-    return _bias(jax.lax.conv_general_dilated(x, layer["w"], (stride, stride), "SAME", dimension_numbers=_NHWC),
-                 layer["b"])
+    return _bias(_conv_mod.conv(x, layer["w"], stride), layer["b"])
 
 
 def _conv_transpose(x, layer, stride):
-    return _bias(jax.lax.conv_transpose(x, layer["w"], (stride, stride), "SAME", dimension_numbers=_NHWC),
-                 layer["b"])
+    return _bias(_conv_mod.conv_transpose(x, layer["w"], stride), layer["b"])
 
 
 def _check_images(images, channels, who):

@@ -452,6 +452,41 @@ def test_dcgan_players_images_in_range_and_every_weight_gets_a_gradient():
     assert len(norms) == 6 and all(0 < n < float("inf") for n in norms)
 
 
+CONV_CASES = [((2, 8, 8, 3), 4, 2, 5),  # the discriminator's layers, the generator's transposed one
+              ((2, 8, 8, 6), 3, 1, 2),  # stride 1 with fewer outputs than inputs: multiplied first
+              ((1, 5, 6, 2), 2, 3, 3)]  # odd sizes, a kernel smaller than the stride (phases no tap reaches)
+
+
+@pytest.mark.parametrize("shape, k, stride, cout", CONV_CASES)
+def test_the_players_convolutions_equal_lax_values_and_gradients(x64, shape, k, stride, cout):
+    from games import _conv
+    dn = ("NHWC", "HWIO", "NHWC")
+    pairs = {"conv": (_conv.conv, lambda x, w, s: jax.lax.conv_general_dilated(x, w, (s, s), "SAME",
+                                                                              dimension_numbers=dn)),
+             "conv_transpose": (_conv.conv_transpose, lambda x, w, s: jax.lax.conv_transpose(
+                 x, w, (s, s), "SAME", dimension_numbers=dn))}
+    x = jax.random.normal(jax.random.key(0), shape, jnp.float64)
+    w = jax.random.normal(jax.random.key(1), (k, k, shape[-1], cout), jnp.float64)
+
+    @jax.jit
+    def both(x, w):  # ours and lax's: values, and the gradients of a probe of them
+        out = {}
+        for name, fns in pairs.items():
+            for who, f in zip(("ours", "lax"), fns):
+                probe = jnp.cos(jnp.arange(f(x, w, stride).size, dtype=x.dtype)).reshape(f(x, w, stride).shape)
+                out[name, who] = (f(x, w, stride),
+                                  jax.grad(lambda x, w: jnp.sum(jnp.sin(f(x, w, stride)) * probe), (0, 1))(x, w))
+        return out
+
+    out = both(x, w)
+    for name in pairs:
+        (value, grads), (want, want_grads) = out[name, "ours"], out[name, "lax"]
+        assert value.shape == want.shape, name
+        np.testing.assert_allclose(value, want, rtol=1e-12, atol=1e-12, err_msg=name)
+        for a, b in zip(grads, want_grads):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11, err_msg=name)
+
+
 def test_dcgan_float64(x64):
     gen, disc = games.dcgan_generator(4), games.dcgan_discriminator()
     g, d = jax.eval_shape(gen.init, jax.random.key(0)), jax.eval_shape(disc.init, jax.random.key(1))
