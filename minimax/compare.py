@@ -100,8 +100,17 @@ class SolverSpec(NamedTuple):
     two_timescale: bool = True
 
 
+#: EAG-V's Lipschitz constant tied to the step size: the L for which the step is the theorem's largest alpha_0,
+#: (sqrt(5) - 1) / (2 L).
+EAG_V_LIPSCHITZ = "0.618/step"
+
+
 def _tied(value, lr):
     return lr if isinstance(value, str) and value == STEP else value
+
+
+def _lipschitz(value, lr):
+    return accelerated.EAG_V_MAX_STEP / lr if isinstance(value, str) and value == EAG_V_LIPSCHITZ else value
 
 
 def _lookahead(opt, lr, lr_y, *, inner, k, alpha):
@@ -137,8 +146,15 @@ SOLVER_SPECS: dict[str, SolverSpec] = {
                       {"alpha": STEP, "a": 0.5, "b": 0.1}),
     "anchored_extragradient": SolverSpec(lambda opt, lr, lr_y: accelerated.anchored_extragradient(lr), {},
                                          optimizer=False, two_timescale=False),
+    "anchored_extragradient_varying": SolverSpec(
+        lambda opt, lr, lr_y, lipschitz: accelerated.anchored_extragradient(
+            lr, variant="varying", lipschitz=_lipschitz(lipschitz, lr)),
+        {"lipschitz": EAG_V_LIPSCHITZ}, optimizer=False, two_timescale=False),
+    "fast_extragradient": SolverSpec(lambda opt, lr, lr_y, **kw: accelerated.fast_extragradient(lr, **kw),
+                                     {"rho": 0.0, "lipschitz": None}, optimizer=False, two_timescale=False),
     "follow_the_ridge": SolverSpec(lambda opt, lr, lr_y, **kw: accelerated.follow_the_ridge(*opt(), **kw),
                                    {"cg_steps": 10}),
+    "unrolled": SolverSpec(lambda opt, lr, lr_y, unroll: unrolled(*opt(), unroll=unroll), {"unroll": 5}),
     "mwu": SolverSpec(lambda opt, lr, lr_y: solvers.multiplicative_weights(lr, lr_y), {}, optimizer=False),
     "omwu": SolverSpec(lambda opt, lr, lr_y: solvers.optimistic_multiplicative_weights(lr, lr_y), {},
                        optimizer=False),

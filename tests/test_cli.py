@@ -383,6 +383,27 @@ def test_every_named_solver_is_its_settings_tables_default():
                            step_sizes=[(0.1, 0.2)], steps=5)
 
 
+def test_the_accelerated_and_unrolled_solvers_take_their_settings_from_set():
+    per_solver, _ = cli_compare._settings(
+        ["fast_extragradient.rho=-0.02,fast_extragradient.lipschitz=4", "unrolled.unroll=2",
+         "anchored_extragradient_varying.lipschitz=2"],
+        ["fast_extragradient", "unrolled", "anchored_extragradient_varying"], "sgd")
+    assert per_solver == {"fast_extragradient": {"rho": -0.02, "lipschitz": 4.0}, "unrolled": {"unroll": 2},
+                          "anchored_extragradient_varying": {"lipschitz": 2.0}}
+    make = lambda name: comparison.solver_factory(name, settings=per_solver[name])(0.1)  # noqa: E731
+    assert make("fast_extragradient") == mm.fast_extragradient(0.1, rho=-0.02, lipschitz=4.0)
+    assert make("unrolled") == mm.unrolled(optax.sgd(0.1), optax.sgd(0.1), unroll=2)
+    assert make("anchored_extragradient_varying") == mm.anchored_extragradient(0.1, variant="varying",
+                                                                               lipschitz=2.0)
+    # the defaults: EAG-V's L tied to the step, FEG's lipschitz unchecked (none)
+    assert comparison.solver_factory("anchored_extragradient_varying")(0.2) == mm.anchored_extragradient(
+        0.2, variant="varying", lipschitz=mm.EAG_V_MAX_STEP / 0.2)
+    assert cli_compare._settings(["fast_extragradient.lipschitz=none"], ["fast_extragradient"], "sgd")[0] == {
+        "fast_extragradient": {"lipschitz": None}}
+    with pytest.raises(cli_compare.UsageError, match="--set unrolled.unroll=1.5: expected an integer"):
+        cli_compare._settings(["unrolled.unroll=1.5"], ["unrolled"], "sgd")
+
+
 def test_help_lists_every_hidden_default(capsys):
     assert cli.main(["compare", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())

@@ -175,9 +175,13 @@ def _value(text: str, default, where: str):
         if low in ("false", "0", "no"):
             return False
         raise UsageError(f"--set {where}: expected true or false, got {text!r}")
-    if isinstance(default, str) and default == comparison.STEP:
-        if low == comparison.STEP:
-            return comparison.STEP
+    if isinstance(default, str) and default in (comparison.STEP, comparison.EAG_V_LIPSCHITZ):
+        if low == default:
+            return default
+        default = 0.0
+    if default is None:  # an optional number (FEG's lipschitz: none means unchecked)
+        if low == "none":
+            return None
         default = 0.0
     if isinstance(default, int):
         try:
