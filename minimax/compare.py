@@ -657,7 +657,10 @@ def update_spectrum(game: Game, solver: solvers.Solver, x, y) -> tuple[np.ndarra
 
 
 def _spectrum(matrix, period: int) -> tuple[np.ndarray, float]:
-    eig = np.linalg.eigvals(np.asarray(matrix, np.complex128))
+    matrix = np.asarray(matrix, np.complex128)
+    if not np.all(np.isfinite(matrix)):  # e.g. a step size so large the linearisation overflows: no spectrum
+        return np.full(matrix.shape[0], complex(np.nan, np.nan)), float("nan")
+    eig = np.linalg.eigvals(matrix)
     return eig, float(np.max(np.abs(eig)) ** (1.0 / period))
 
 

@@ -3,6 +3,7 @@
 import io
 import json
 import sys
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 import games
+import minimax as mm
 from minimax.cli import main
 from minimax.cli import gan as gan_cli
 
@@ -36,9 +38,12 @@ def test_gan_subcommand_trains_prints_metrics_and_writes_a_png(tmp_path, capsys)
 
 def test_gan_spectrum_every_prints_and_plots_the_spectra_along_the_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = main(["gan", "--data", "ring", "--steps", "4", "--batch-size", "16", "--width", "4", "--depth", "1",
-                 "--spectrum-every", "2", "--spectrum-k", "4", "--output", "samples.png", "--no-progress"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["gan", "--data", "ring", "--steps", "4", "--batch-size", "16", "--width", "4", "--depth", "1",
+                     "--spectrum-every", "2", "--spectrum-k", "4", "--output", "samples.png", "--no-progress"])
     assert code == 0
+    assert not [w for w in caught if issubclass(w.category, mm.LinearisationWarning)]  # notes, not warnings
     captured = capsys.readouterr()
     text = captured.out
     # the old spellings still work, each with a note naming the new one
@@ -52,6 +57,9 @@ def test_gan_spectrum_every_prints_and_plots_the_spectra_along_the_run(tmp_path,
         top, max_re, min_re, max_im, rho = map(float, row.split()[1:])
         assert top >= max(abs(max_re), abs(min_re), max_im) - 1e-6 and rho > 0
     assert (tmp_path / "spectra_ring_simultaneous.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    notes = [line for line in text.split("spectra along training")[1].splitlines() if line.startswith("note: ")]
+    assert len(notes) == len(set(notes)) >= 1  # each reason once, under the table: the ring GAN is stochastic
+    assert any("is stochastic" in line for line in notes)
 
 
 @pytest.mark.parametrize("argv, flag", [

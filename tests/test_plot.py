@@ -361,6 +361,18 @@ def test_comparison_figures_draw_every_step_size(two_step_rows):
     assert len(styles) == 4
 
 
+def test_a_huge_step_size_draws_its_spectrum_and_names_the_one_that_overflowed():
+    # at eta = 1e20 simultaneous GDA's update eigenvalues are 1 +- 1e20 i; extragradient's Jacobian overflows
+    game = games.bilinear(jnp.array([[1.0]]))
+    rows = comparison.compare(game, ["simultaneous", "extragradient"], step_sizes=[1e20], steps=5, seeds=1,
+                              record_iterates=True, keep_results=True)
+    figs = plot.comparison_figures(game, rows)
+    zoom = figs["spectrum"].get_axes()[-1]
+    low, high = zoom.get_ylim()
+    assert low < 1e20 < high and high - low >= 1e16  # a window the floats can draw
+    assert _legend_texts(zoom)[1:] == ["simultaneous (ρ = 1e+20)", "extragradient (not finite, not drawn)"]
+
+
 def test_simplex_time_series_is_against_steps_and_lists_every_action():
     A = jnp.array([[1.0, -1.0, 1.0, -1.0], [-1.0, 1.0, -1.0, 1.0]])  # 2 actions for x, 4 for y; uniform play wins
     game = games.matrix_game(A, equilibrium=(jnp.full(2, 0.5), jnp.full(4, 0.25)))

@@ -17,6 +17,7 @@ import os
 import sys
 import textwrap
 import time
+import warnings
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -364,13 +365,30 @@ def spectra(settings: Settings, result, *, k: int, key, progress=None) -> dict:
     return mm.spectra_along(game, result.checkpoints, k=k, solver=solver, key=key, progress=progress)
 
 
-def _print_spectra(along: dict, out) -> None:
+def _spectra_with_notes(*args, **kwargs) -> tuple[dict, list[str]]:
+    """:func:`spectra`, with its :class:`minimax.LinearisationWarning` warnings collected as notes (each once) for the
+    report rather than printed as Python warnings; other warnings pass through."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        along = spectra(*args, **kwargs)
+    notes = []
+    for w in caught:
+        if issubclass(w.category, mm.LinearisationWarning):
+            notes.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return along, list(dict.fromkeys(notes))
+
+
+def _print_spectra(along: dict, out, notes=()) -> None:
     print("spectra along training (top eigenvalues of the game Jacobian, largest modulus; rho of the update)",
           file=out)
     print(f"{'step':>8} {'|lambda|_max':>13} {'max Re':>10} {'min Re':>10} {'max |Im|':>10} {'rho':>11}", file=out)
     for step, eig, rho in zip(along["step"], along["eigenvalues"], along["radius"]):
         print(f"{int(step):>8} {np.max(np.abs(eig)):>13.5g} {np.max(eig.real):>10.4g} {np.min(eig.real):>10.4g} "
               f"{np.max(np.abs(eig.imag)):>10.4g} {rho:>11.7f}", file=out)
+    for note in notes:
+        print(textwrap.fill(note, 116, initial_indent="note: ", subsequent_indent="      "), file=out)
 
 
 def evaluate(settings: Settings, generator, data, x, key, n: int, classifier=None) -> dict:
@@ -498,10 +516,10 @@ def main(args) -> int:
     if tbar is not None:
         tbar.close()
     first = jax.tree.map(lambda a: a[0], result)
-    along = None
+    along, notes = None, []
     if every is not None:
         sbar = bar("spectra")
-        along = spectra(settings, first, k=args.spectrum_k, key=jax.random.fold_in(jax.random.key(args.seed), 7),
+        along, notes = _spectra_with_notes(settings, first, k=args.spectrum_k, key=jax.random.fold_in(jax.random.key(args.seed), 7),
                         progress=sbar)
         if sbar is not None:
             sbar.close()
@@ -537,7 +555,7 @@ def main(args) -> int:
     print(f"{'training time':<15} {train_seconds:.1f} s  ({1e3 * per_step:.3g} ms a step"
           + (f" for {args.seeds} seeds vmapped" if args.seeds > 1 else "") + ")", file=out)
     if along is not None:
-        _print_spectra(along, out)
+        _print_spectra(along, out, notes)
     written = []
     if output != "none":
         key = jax.random.fold_in(jax.random.key(args.seed), 99)
@@ -579,6 +597,8 @@ def main(args) -> int:
             record["classifier_accuracy"] = classifier.accuracy
         if reference is not None:
             record["frechet_train_vs_held_out"] = reference
+        if along is not None:
+            record["spectrum_notes"] = notes
         text = json.dumps(record, indent=2)
         if args.json == "-":
             print(text)

@@ -655,15 +655,21 @@ def _solver_spectra(game: Game, solvers: Mapping[str, Any], point) -> dict:
     return out
 
 
+def _radius_text(radius: float) -> str:
+    return f"{radius:.5f}" if abs(radius) < 1e3 else f"{radius:.4g}"  # 1.000e+20, not 21 digits
+
+
 def _draw_spectra(ax, spectra: Mapping[str, tuple], *, zoom: bool, legend: bool, title: Optional[str]):
     every = np.concatenate([e for e, _ in spectra.values()]) if spectra else np.zeros(0, complex)
+    every = every[np.isfinite(every)]
     window = None
     if zoom and every.size:
         top = every[np.argmax(np.abs(every))]
         top = complex(top.real, abs(top.imag))  # the upper half plane: spectra of real maps are symmetric
         same_half = every[(every.imag >= -1e-12) if top.imag > 0 else np.ones(every.shape, bool)]
         near = same_half[np.abs(same_half - top) < 0.2]
-        half = max(float(np.max(np.abs(near - top))) * 1.5, 1e-4)
+        # at least 1e-4 of the largest |λ| (and of 1): a window narrower than float resolution cannot be drawn
+        half = max(float(np.max(np.abs(near - top))) * 1.5, 1e-4 * max(1.0, abs(top)))
         window = (top, half)
         arg = np.angle(top)
         theta = np.linspace(arg - 4 * half, arg + 4 * half, 801)
@@ -677,7 +683,9 @@ def _draw_spectra(ax, spectra: Mapping[str, tuple], *, zoom: bool, legend: bool,
     styles = _line_styles(list(spectra))
     for i, (label, (eig, radius)) in enumerate(spectra.items()):
         ax.scatter(eig.real, eig.imag, s=max(sizes[i], 36), marker=markers[i % len(markers)], facecolor="none",
-                   edgecolor=styles[label]["color"], linewidth=1.6, label=f"{label} (ρ = {radius:.5f})",
+                   edgecolor=styles[label]["color"], linewidth=1.6,
+                   label=f"{label} (ρ = {_radius_text(radius)})" if np.isfinite(radius)
+                   else f"{label} (not finite, not drawn)",
                    zorder=3 + i)
     ax.set_aspect("equal")
     if window is not None:
@@ -686,7 +694,8 @@ def _draw_spectra(ax, spectra: Mapping[str, tuple], *, zoom: bool, legend: bool,
         ax.set_ylim(top.imag - half, top.imag + half)
         ax.ticklabel_format(useOffset=False)  # 0.9995, not -0.0005 + 1
     else:
-        r = max([1.15] + [float(np.max(np.abs(e))) * 1.1 for e, _ in spectra.values()])
+        r = max([1.15] + [float(np.max(np.abs(e[np.isfinite(e)]))) * 1.1 for e, _ in spectra.values()
+                          if np.isfinite(e).any()])
         ax.set_xlim(-r, r)
         ax.set_ylim(-r, r)
     ax.set_xlabel("Re λ")
