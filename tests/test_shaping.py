@@ -1,5 +1,7 @@
 """Opponent shaping (LA, LOLA, SOS), Hamiltonian descent and EG+ against dense references and closed forms."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,10 +48,18 @@ def _dense_direction(method, mats, z, alpha, a=0.5, b=0.1):
     return xi0 - pp * alpha * chi, (p1, p2)
 
 
-def _one_step(game, solver, z, eta):
-    x0, y0 = jnp.asarray(z[:NX]), jnp.asarray(z[NX:])
-    res = mm.run(game, solver, steps=1, x0=x0, y0=y0, record_every=None)
-    return (z - np.concatenate([np.asarray(res.x), np.asarray(res.y)])) / eta
+@functools.partial(jax.jit, static_argnames=("method", "zero_sum", "eta", "alpha", "b"))
+def _one_step(mats, z, *, method, zero_sum, eta, alpha, b):
+    """(z - z_1) / eta for one step of the solver on the quadratic game of ``mats``; the matrices are arguments,
+    so the trials of one (method, alpha, b) share a compilation."""
+    P, p, Q, q = mats
+    lx = lambda x, y: 0.5 * jnp.concatenate([x, y]) @ P @ jnp.concatenate([x, y]) + p @ jnp.concatenate([x, y])  # noqa
+    ly = lambda x, y: 0.5 * jnp.concatenate([x, y]) @ Q @ jnp.concatenate([x, y]) + q @ jnp.concatenate([x, y])  # noqa
+    game = mm.Game(value=lx) if zero_sum else mm.Game(losses=(lx, ly))
+    solver = getattr(mm, method)(optax.sgd(eta), alpha=alpha, **({"b": b} if method == "sos" else {}))
+    x0, y0 = z[:NX], z[NX:]
+    x1, y1, _ = solver.step(game, x0, y0, solver.init(x0, y0), jax.random.key(0))
+    return (z - jnp.concatenate([x1, y1])) / eta
 
 
 @pytest.mark.parametrize("method", ["look_ahead", "lola", "sos"])
@@ -61,14 +71,14 @@ def test_one_step_equals_the_dense_reference(method, zero_sum):
     with jax.enable_x64(True):
         for trial in range(12):
             small = trial % 3 == 2  # a small field, inside SOS's radius b: its p2 branch
-            game, mats = _quadratic(rng, zero_sum, affine=not small)
+            _, mats = _quadratic(rng, zero_sum, affine=not small)
             z = rng.normal(size=NX + NY) * (0.01 if small else 1.0)
             alpha = (0.3, 3.0)[trial % 2]  # a large look-ahead makes LOLA's term dominate: SOS's p1 < 1
             b = 1.0 if small else 0.1
-            kwargs = {"b": b} if method == "sos" else {}
-            solver = getattr(mm, method)(optax.sgd(eta), alpha=alpha, **kwargs)
             expected, ps = _dense_direction(method, mats, z, alpha, b=b)
-            np.testing.assert_allclose(_one_step(game, solver, z, eta), expected, rtol=1e-10, atol=1e-10)
+            got = _one_step(tuple(map(jnp.asarray, mats)), jnp.asarray(z), method=method, zero_sum=zero_sum,
+                            eta=eta, alpha=alpha, b=b)
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
             if ps is not None:
                 branches.add("p1<1" if ps[0] < 1 else "p1=1")
                 branches.add("p2<1" if ps[1] < 1 else "p2=1")
