@@ -51,7 +51,7 @@ SOLVERS: dict[str, Callable[[float], solvers.Solver]] = {
     "anchored_extragradient": lambda lr: accelerated.anchored_extragradient(lr),
     # EAG-V's recursion needs L: the step size is alpha_0, taken as the theorem's largest, (sqrt(5) - 1) / (2 L).
     "anchored_extragradient_varying": lambda lr: accelerated.anchored_extragradient(
-        lr, variant="varying", lipschitz=accelerated.EAG_V_MAX_STEP / lr),
+        lr, variant="varying", lipschitz=_tied(EAG_V_LIPSCHITZ, lr)),
     "fast_extragradient": lambda lr: accelerated.fast_extragradient(lr),
     "follow_the_ridge": lambda lr: accelerated.follow_the_ridge(optax.sgd(lr)),
     "unrolled": lambda lr: unrolled(optax.sgd(lr), unroll=5),
@@ -103,14 +103,17 @@ class SolverSpec(NamedTuple):
 #: EAG-V's Lipschitz constant tied to the step size: the L for which the step is the theorem's largest alpha_0,
 #: (sqrt(5) - 1) / (2 L).
 EAG_V_LIPSCHITZ = "0.618/step"
+#: The defaults tied to the step size, each marker with its value at step size ``lr``.
+_TIED = {STEP: lambda lr: lr, EAG_V_LIPSCHITZ: lambda lr: accelerated.EAG_V_MAX_STEP / lr}
 
 
 def _tied(value, lr):
-    return lr if isinstance(value, str) and value == STEP else value
+    return _TIED[value](lr) if isinstance(value, str) and value in _TIED else value
 
 
-def _lipschitz(value, lr):
-    return accelerated.EAG_V_MAX_STEP / lr if isinstance(value, str) and value == EAG_V_LIPSCHITZ else value
+def is_tied(value) -> bool:
+    """Whether a setting's value is a marker tied to the step size (:data:`STEP`, EAG-V's ``"0.618/step"``)."""
+    return isinstance(value, str) and value in _TIED
 
 
 def _lookahead(opt, lr, lr_y, *, inner, k, alpha):
@@ -148,7 +151,7 @@ SOLVER_SPECS: dict[str, SolverSpec] = {
                                          optimizer=False, two_timescale=False),
     "anchored_extragradient_varying": SolverSpec(
         lambda opt, lr, lr_y, lipschitz: accelerated.anchored_extragradient(
-            lr, variant="varying", lipschitz=_lipschitz(lipschitz, lr)),
+            lr, variant="varying", lipschitz=_tied(lipschitz, lr)),
         {"lipschitz": EAG_V_LIPSCHITZ}, optimizer=False, two_timescale=False),
     "fast_extragradient": SolverSpec(lambda opt, lr, lr_y, **kw: accelerated.fast_extragradient(lr, **kw),
                                      {"rho": 0.0, "lipschitz": None}, optimizer=False, two_timescale=False),

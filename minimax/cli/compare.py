@@ -175,7 +175,7 @@ def _value(text: str, default, where: str):
         if low in ("false", "0", "no"):
             return False
         raise UsageError(f"--set {where}: expected true or false, got {text!r}")
-    if isinstance(default, str) and default in (comparison.STEP, comparison.EAG_V_LIPSCHITZ):
+    if comparison.is_tied(default):
         if low == default:
             return default
         default = 0.0

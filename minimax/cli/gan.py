@@ -519,8 +519,8 @@ def main(args) -> int:
     along, notes = None, []
     if every is not None:
         sbar = bar("spectra")
-        along, notes = _spectra_with_notes(settings, first, k=args.spectrum_k, key=jax.random.fold_in(jax.random.key(args.seed), 7),
-                        progress=sbar)
+        along, notes = _spectra_with_notes(settings, first, k=args.spectrum_k,
+                                           key=jax.random.fold_in(jax.random.key(args.seed), 7), progress=sbar)
         if sbar is not None:
             sbar.close()
 

@@ -694,8 +694,7 @@ def _draw_spectra(ax, spectra: Mapping[str, tuple], *, zoom: bool, legend: bool,
         ax.set_ylim(top.imag - half, top.imag + half)
         ax.ticklabel_format(useOffset=False)  # 0.9995, not -0.0005 + 1
     else:
-        r = max([1.15] + [float(np.max(np.abs(e[np.isfinite(e)]))) * 1.1 for e, _ in spectra.values()
-                          if np.isfinite(e).any()])
+        r = max(1.15, float(np.max(np.abs(every))) * 1.1) if every.size else 1.15
         ax.set_xlim(-r, r)
         ax.set_ylim(-r, r)
     ax.set_xlabel("Re λ")
