@@ -162,3 +162,14 @@ def test_known_equilibria_of_named_games():
         xs, ys = game.equilibrium
         assert float(game.value(xs, ys)) == pytest.approx(value, abs=1e-7)
         assert abs(float(mm.duality_gap(game, xs, ys))) < 1e-6
+
+
+def test_init_draws_uniformly_from_each_simplex():
+    # Dirichlet(1, 1, 1, 1): each coordinate is Beta(1, 3), with mean 1/4 and second moment 2 / (4 * 5) = 0.1.
+    game = games.matrix_game(jnp.ones((4, 3)))
+    x, y = jax.vmap(game.init)(jax.random.split(jax.random.key(0), 20000))
+    assert x.shape == (20000, 4) and y.shape == (20000, 3)
+    assert float(jnp.max(jnp.abs(x.sum(1) - 1))) < 1e-6 and float(jnp.min(x)) >= 0
+    np.testing.assert_allclose(np.mean(np.asarray(x), 0), 0.25, atol=5e-3)
+    np.testing.assert_allclose(np.mean(np.asarray(x) ** 2, 0), 0.1, atol=3e-3)
+    np.testing.assert_allclose(np.mean(np.asarray(y) ** 2, 0), 2 / 12, atol=4e-3)
