@@ -124,6 +124,19 @@ def test_a_nan_distance_is_flagged_with_its_step():
     assert np.all(np.isfinite(np.asarray(res.trace["dist"][:steps.index(first)])))
 
 
+def test_the_first_nonfinite_record_of_a_thinned_trace_names_its_step_for_vector_metrics():
+    # A vector metric whose second entry turns infinite once x[0] < 0.5; records every 3 steps (and the last).
+    metric = {"v": lambda x, y: jnp.stack([x[0], jnp.where(x[0] < 0.5, jnp.inf, 0.0)])}
+    game = mm.Game(value=lambda x, y: jnp.sum(x * y))
+    res = mm.run(game, mm.simultaneous_gda(optax.sgd(0.05)), steps=40, x0=jnp.ones(2), y0=jnp.zeros(2),
+                 record_every=3, metrics=metric)
+    steps, v = np.asarray(res.trace["step"]), np.asarray(res.trace["v"])
+    assert v.shape == (len(steps), 2) and steps[-1] == 40
+    bad = ~np.isfinite(v).all(axis=1)
+    assert bad.any() and not bad[0]
+    assert int(res.nonfinite_step["v"]) == int(steps[np.argmax(bad)]) and int(res.nonfinite_step["value"]) == -1
+
+
 def test_a_user_metric_may_be_infinite_by_design_and_is_only_flagged():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
