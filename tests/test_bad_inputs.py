@@ -192,6 +192,7 @@ PROPERTY_GAMES = [games.matrix_game(jnp.asarray(np.random.default_rng(s).uniform
                   for s in range(3)]
 
 
+@pytest.mark.slow  # 7 s on the 2-core CPU (the README's slow step runs it)
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), eta=st.floats(0.5, 20.0), game=st.integers(0, 2),
        which=st.sampled_from(["mwu", "omwu", "mp"]))

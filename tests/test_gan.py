@@ -435,6 +435,7 @@ def test_dcgan_players_shapes_and_init_scale(channels):
         assert float(jnp.std(w)) == pytest.approx(1 / math.sqrt(4 * 4 * 8), rel=0.1)  # LeCun normal
 
 
+@pytest.mark.slow  # 10 s on the 2-core CPU (the README's slow step runs it)
 def test_dcgan_players_images_in_range_and_every_weight_gets_a_gradient():
     gen, disc = games.dcgan_generator(5, 3, width=8), games.dcgan_discriminator(3, width=8)
     data = jax.random.uniform(jax.random.key(3), (20, 8, 8, 3), minval=-1, maxval=1)
@@ -511,6 +512,7 @@ def test_bad_dcgan_arguments(call, error, match):
         call()
 
 
+@pytest.mark.slow  # 5 s on the 2-core CPU (the README's slow step runs it)
 def test_an_equinox_convolution_plugs_in_for_images():
     eqx = pytest.importorskip("equinox")
 

@@ -19,6 +19,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 
+@pytest.mark.slow  # 6 s on the 2-core CPU (the README's slow step runs it)
 def test_gan_subcommand_trains_prints_metrics_and_writes_a_png(tmp_path, capsys):
     out = tmp_path / "plots" / "gan_grid_optimistic.png"
     code = main(["gan", "--data", "grid", "--solver", "optimistic", "--steps", "3", "--batch-size", "8",
@@ -36,6 +37,7 @@ def test_gan_subcommand_trains_prints_metrics_and_writes_a_png(tmp_path, capsys)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # 9 s on the 2-core CPU (the README's slow step runs it)
 def test_gan_spectrum_every_prints_and_plots_the_spectra_along_the_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
@@ -200,6 +202,7 @@ def test_missing_scikit_learn_names_the_extra_and_exits_2(data, monkeypatch, cap
     assert 'pip install "minimax[images]"' in err[0]
 
 
+@pytest.mark.slow  # 6 s on the 2-core CPU (the README's slow step runs it)
 def test_seeds_are_vmapped_and_json_reports_each_seed_and_the_times(tmp_path, capsys):
     path = tmp_path / "runs.json"
     code = main(["gan", "--data", "ring", "--solver", "past_extragradient", "--steps", "4", "--seeds", "2",

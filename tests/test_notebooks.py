@@ -49,7 +49,10 @@ def jupyter_path(tmp_path_factory):
     return folder
 
 
-SLOW_NOTEBOOKS = {"50_gan_mixtures", "60_gan_spectra", "70_gan_digits"}  # train GANs: 40 s and more on the 2-core CPU
+# The GAN notebooks train GANs (40 s and more on the 2-core CPU); 10, 30 and 40 compile every solver several
+# times (7-16 s each). The README's slow step runs them; the default run keeps the quickstart and your-own-game.
+SLOW_NOTEBOOKS = {"10_bilinear_dynamics", "30_matrix_games", "40_dirac_gan", "50_gan_mixtures", "60_gan_spectra",
+                  "70_gan_digits"}
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_NOTEBOOKS else p

@@ -56,6 +56,7 @@ def test_jacobian_matrix_free_equals_dense_on_small_gan(x64, gan64, which):
     assert np.all(info.residuals <= 1e-8)
 
 
+@pytest.mark.slow  # 8 s on the 2-core CPU (the README's slow step runs it)
 def test_general_sum_gan_field_is_each_players_gradient(x64):
     game = small_gan("non_saturating")
     key = jax.random.key(1)
@@ -145,6 +146,7 @@ def test_hessian_eigenvalues_of_quadratic_game(x64):
     assert mm.local_nash(good, jnp.zeros(3), jnp.zeros(3)) == mm.LocalNash(True, 1.0, -1.0, ())
 
 
+@pytest.mark.slow  # 14 s on the 2-core CPU (the README's slow step runs it)
 def test_adam_spectral_radius_matrix_free_equals_dense_at_a_run_state(x64, gan64):
     game, _ = gan64
     key = jax.random.key(2)
@@ -217,6 +219,7 @@ def test_path_angle_on_gan_matches_finite_differences(x64, gan64):
         assert float(cos * norm) * np.linalg.norm(d) == pytest.approx(float(fx - fy), rel=1e-6)
 
 
+@pytest.mark.slow  # 6 s on the 2-core CPU (the README's slow step runs it)
 def test_rotation_potential_estimate_matches_exact(x64, gan64):
     game, (x, y) = gan64
     key = jax.random.key(7)

@@ -251,9 +251,17 @@ def test_eight_devices_give_the_single_device_results(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             single = mm.sweep(game, make, **kwargs)
-        for i, leaf in enumerate(jax.tree.leaves(single.result)):
-            if name == "dirac":  # elementwise arithmetic: bit for bit, whatever the batch shape
-                np.testing.assert_array_equal(eight[f"{name}/{i}"], leaf, err_msg=f"{name}/{i}")
+        for i, (path, leaf) in enumerate(jax.tree_util.tree_flatten_with_path(single.result)[0]):
+            where = jax.tree_util.keystr(path)
+            if name == "dirac" and "avg" not in where:  # elementwise arithmetic: bit for bit
+                np.testing.assert_array_equal(eight[f"{name}/{i}"], leaf, err_msg=f"{name}/{i} {where}")
+            elif name == "dirac":
+                # The running averages a + (v - a) / t: XLA may divide, or multiply by the reciprocal, depending on
+                # how it vectorises 2 runs a device against 12, which moves an average by a float32 ulp (measured
+                # in 2 of 12 entries of y_avg, 3e-8 absolute) and the average's distance likewise.
+                scale = max(1.0, float(np.abs(leaf).max()))
+                np.testing.assert_allclose(eight[f"{name}/{i}"], leaf, rtol=1e-6, atol=1e-7 * scale,
+                                           err_msg=f"{name}/{i} {where}")
             else:
                 # Each device runs 2 of the runs where the single device runs 12, so XLA compiles a different program
                 # (a batched matrix-product kernel chosen by shape, a 2-trip loop unrolled and fused differently),
@@ -272,6 +280,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # 8 s on the 2-core CPU (the README's slow step runs it)
 def test_a_sweep_across_two_processes_equals_the_single_process_sweep(tmp_path):
     """Two local processes, two simulated CPU devices each, joined by jax.distributed (gloo collectives): one
     sweep over the four devices gives what one process on one device gives."""

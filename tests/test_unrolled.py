@@ -263,6 +263,7 @@ def test_without_an_observation_the_driver_evaluates_each_record():
     assert calls(free) == calls(free, record_every=None) == 10 + 1  # the steps and the final record
 
 
+@pytest.mark.slow  # 6 s on the 2-core CPU (the README's slow step runs it)
 def test_a_small_gan_trains_with_adam_through_the_unroll():
     game = games.gan(games.mlp([2, 16, 2]), games.mlp([2, 16, 1]), mixtures.ring(), latent_dim=2, batch_size=32)
     solver = mm.unrolled(optax.adam(1e-3, b1=0.5), optax.adam(1e-3, b1=0.5, eps_root=1e-8), unroll=2)
